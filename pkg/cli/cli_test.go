@@ -1,0 +1,193 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/yaml"
+
+	"github.com/iter8-tools/iter8/pkg/cli"
+	"github.com/iter8-tools/iter8/pkg/version"
+)
+
+var plugin = cli.Plugin{Name: "iter8-test", Short: "test plugin"}
+
+func TestBinary(t *testing.T) {
+	for name, want := range map[string]string{
+		"iter8-run":   "kubectl-iter8_run",
+		"iter8-route": "kubectl-iter8_route",
+		"iter8-abn":   "kubectl-iter8_abn",
+	} {
+		if got := (cli.Plugin{Name: name}).Binary(); got != want {
+			t.Errorf("Binary(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	root := cli.NewRoot(plugin, streams)
+	code = cli.Execute(root.Command, args)
+	return out.String(), errOut.String(), code
+}
+
+func TestHelpShowsKubectlNameAndConfigFlags(t *testing.T) {
+	out, _, code := run(t, "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"kubectl iter8-test [command]", "--kubeconfig string", "--context string", "-n, --namespace string", "version", "completion"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	version.Version, version.Commit, version.BuildDate = "v1.2.3", "abc123", "2026-01-02T03:04:05Z"
+	t.Cleanup(func() { version.Version, version.Commit, version.BuildDate = "dev", "unknown", "unknown" })
+	want := version.Info{
+		Version: "v1.2.3", Commit: "abc123", BuildDate: "2026-01-02T03:04:05Z",
+		GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH,
+	}
+
+	out, _, code := run(t, "version", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var got version.Info
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("version -o json: %v\n%s", err, out)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("version -o json (-want +got):\n%s", diff)
+	}
+
+	out, _, _ = run(t, "version", "-o", "yaml")
+	got = version.Info{}
+	if err := yaml.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("version -o yaml (-want +got):\n%s", diff)
+	}
+
+	out, _, _ = run(t, "version")
+	if !strings.Contains(out, "Version:   v1.2.3\n") || !strings.Contains(out, "Commit:    abc123\n") {
+		t.Errorf("version table:\n%s", out)
+	}
+}
+
+func TestBadOutputFormatIsRejected(t *testing.T) {
+	out, errOut, code := run(t, "version", "-o", "xml")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if out != "" {
+		t.Errorf("stdout %q, want nothing", out)
+	}
+	want := "Error: invalid value \"xml\" for flag -o/--output: allowed values are table, json, yaml\n"
+	if errOut != want {
+		t.Errorf("stderr %q, want %q", errOut, want)
+	}
+}
+
+func TestUnknownCommandFails(t *testing.T) {
+	_, errOut, code := run(t, "frobnicate")
+	if code != 1 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestExitError(t *testing.T) {
+	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+	for _, tc := range []struct {
+		err     error
+		code    int
+		printed string
+	}{
+		{&cli.ExitError{Code: 3}, 3, ""},
+		{&cli.ExitError{Code: 1, Err: errors.New("slos not satisfied")}, 1, "Error: slos not satisfied\n"},
+		{errors.New("boom"), 1, "Error: boom\n"},
+	} {
+		errOut.Reset()
+		r := cli.NewRoot(plugin, streams)
+		e := tc.err
+		r.Command.RunE = func(*cobra.Command, []string) error { return e }
+		if code := cli.Execute(r.Command, nil); code != tc.code {
+			t.Errorf("%v: exit %d, want %d", tc.err, code, tc.code)
+		}
+		if errOut.String() != tc.printed {
+			t.Errorf("%v: stderr %q, want %q", tc.err, errOut.String(), tc.printed)
+		}
+	}
+}
+
+func TestOutputFlagsValidate(t *testing.T) {
+	tests := []struct {
+		allowed []string
+		format  string
+		wantErr string
+	}{
+		{nil, "table", ""},
+		{nil, "json", ""},
+		{nil, "yaml", ""},
+		{nil, "wide", `invalid value "wide" for flag -o/--output: allowed values are table, json, yaml`},
+		{[]string{"text", "json"}, "text", ""},
+		{[]string{"text", "json"}, "table", `invalid value "table" for flag -o/--output: allowed values are text, json`},
+	}
+	for _, tc := range tests {
+		o := cli.NewOutputFlags(tc.allowed...)
+		o.Format = tc.format
+		err := o.Validate()
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.wantErr {
+			t.Errorf("%v/%s: error %q, want %q", tc.allowed, tc.format, got, tc.wantErr)
+		}
+	}
+}
+
+func TestTableAlignsAndEscapes(t *testing.T) {
+	var b bytes.Buffer
+	err := cli.Table(&b, []string{"name", "status"}, [][]string{
+		{"exp-1", "Completed"},
+		{"a-much-longer-name", "\x1b[31mFailed"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "NAME                 STATUS\n" +
+		"exp-1                Completed\n" +
+		"a-much-longer-name   ^[[31mFailed\n"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("table (-want +got):\n%s", diff)
+	}
+}
+
+func TestColor(t *testing.T) {
+	if cli.ColorEnabled(&bytes.Buffer{}) {
+		t.Error("colour enabled for a buffer")
+	}
+	t.Setenv("NO_COLOR", "")
+	if cli.ColorEnabled(os.Stdout) {
+		t.Error("colour enabled with NO_COLOR set")
+	}
+	if got := (cli.Colorizer{Enabled: true}).Paint(cli.Red, "x"); got != "\x1b[31mx\x1b[0m" {
+		t.Errorf("Paint = %q", got)
+	}
+	if got := (cli.Colorizer{}).Paint(cli.Red, "x"); got != "x" {
+		t.Errorf("Paint disabled = %q", got)
+	}
+}

@@ -1,0 +1,22 @@
+// Package run holds the commands of kubectl iter8-run.
+package run
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/iter8-tools/iter8/pkg/cli"
+)
+
+// Plugin names kubectl iter8-run.
+var Plugin = cli.Plugin{
+	Name:  "iter8-run",
+	Short: "Run experiments that load-test versions of a service, gather metrics and assess SLOs",
+	Long:  "kubectl iter8-run runs experiments: ordered lists of tasks that wait for readiness, load-test versions of an app or ML inference service over HTTP or gRPC, query metrics, and assess service-level objectives. Experiments run locally or in the cluster as a Job; reports and asserts read their results.",
+}
+
+// NewCommand returns the root command of kubectl iter8-run.
+func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	root := cli.NewRoot(Plugin, streams)
+	return root.Command
+}
