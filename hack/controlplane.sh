@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds the binaries of the test control plane from the Go module proxy into a
+# cache keyed by version, and prints the folder that holds them.
+#
+#   hack/controlplane.sh [COMPONENT...]
+#
+# COMPONENT is kube-apiserver, etcd, kube-controller-manager, kube-scheduler or
+# kubectl (used by the end-to-end tests);
+# the default is kube-apiserver and etcd. A component already in the cache is
+# not built again. The cache is $ITER8_CACHE_DIR, else
+# ${XDG_CACHE_HOME:-$HOME/.cache}/iter8. Progress goes to stderr; the folder
+# (usable as KUBEBUILDER_ASSETS) is the only line on stdout.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+kube_version=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$here/tools/kube/go.mod")
+etcd_version=$(awk '$1 == "require" && $2 == "go.etcd.io/etcd/server/v3" {print $3}' "$here/tools/etcd/go.mod")
+cache=${ITER8_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/iter8}
+out="$cache/controlplane/kubernetes-$kube_version-etcd-$etcd_version"
+
+components=("$@")
+[ ${#components[@]} -gt 0 ] || components=(kube-apiserver etcd)
+
+say() { echo "controlplane: $*" >&2; }
+
+# build NAME MODULE_DIR PACKAGE LDFLAGS: go build with a heartbeat, since a cold
+# build of kube-apiserver takes ~17 minutes on 2 cores and prints nothing else.
+build() {
+	local name=$1 dir=$2 pkg=$3 ldflags=$4
+	local log tmp start pid n
+	log=$(mktemp) tmp="$out/.$name.tmp"
+	start=$(date +%s)
+	say "building $name from $pkg (a cold build of kube-apiserver takes ~17 min on 2 cores, etcd ~2 min; later builds are skipped)"
+	(cd "$dir" && CGO_ENABLED=0 go build -v -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg") 2>"$log" &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 30
+		if kill -0 "$pid" 2>/dev/null; then
+			n=$(grep -cv '^go: ' "$log" || true)
+			say "  still building $name: $(( $(date +%s) - start ))s, $n packages compiled"
+		fi
+	done
+	if ! wait "$pid"; then
+		tail -n 40 "$log" >&2
+		rm -f "$log" "$tmp"
+		say "building $name failed"
+		return 1
+	fi
+	rm -f "$log"
+	mv "$tmp" "$out/$name"
+	say "built $name in $(( $(date +%s) - start ))s"
+}
+
+mkdir -p "$out"
+kube_ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+	kube_ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=$(echo "$kube_version" | cut -d. -f1 | tr -d v)"
+	kube_ldflags+=" -X $pkg.gitMinor=$(echo "$kube_version" | cut -d. -f2) -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+done
+for c in "${components[@]}"; do
+	if [ -x "$out/$c" ]; then
+		say "$c $([ "$c" = etcd ] && echo "$etcd_version" || echo "$kube_version") is cached in $out"
+		continue
+	fi
+	case $c in
+	kube-apiserver | kube-controller-manager | kube-scheduler | kubectl)
+		build "$c" "$here/tools/kube" "k8s.io/kubernetes/cmd/$c" "$kube_ldflags" ;;
+	etcd)
+		build etcd "$here/tools/etcd" go.etcd.io/etcd/server/v3 "-s -w" ;;
+	*)
+		say "unknown component \"$c\": allowed are kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubectl"
+		exit 2 ;;
+	esac
+done
+echo "$out"
