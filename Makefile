@@ -1,0 +1,106 @@
+# iter8: three kubectl plugins built from one Go module.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PLUGINS     := run route abn
+MODULE      := github.com/iter8-tools/iter8
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# The commit date, not the time of the build, so that builds are reproducible.
+BUILD_DATE  ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
+LDFLAGS     := -s -w \
+	-X $(MODULE)/pkg/version.Version=$(VERSION) \
+	-X $(MODULE)/pkg/version.Commit=$(COMMIT) \
+	-X $(MODULE)/pkg/version.BuildDate=$(BUILD_DATE)
+GOBUILD     := CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)"
+
+TOOLS_BIN   := $(CURDIR)/.tools/bin
+STATICCHECK_VERSION := v0.8.2
+KREW_VERSION        := v0.4.3
+STATICCHECK := $(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION)
+KREW_VALIDATE := $(TOOLS_BIN)/validate-krew-manifest-$(KREW_VERSION)
+
+TEST_TIMEOUT ?= 30m
+DIST_VERSION ?= $(VERSION)
+DIST_BASE_URL ?= https://github.com/iter8-tools/iter8/releases/download/$(DIST_VERSION)
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/kubectl-iter8_{run,route,abn}
+	@mkdir -p bin
+	@for p in $(PLUGINS); do \
+		echo "go build bin/kubectl-iter8_$$p"; \
+		$(GOBUILD) -o bin/kubectl-iter8_$$p ./plugins/kubectl-iter8-$$p; \
+	done
+
+.PHONY: controlplane
+controlplane: ## Build (once, cached by version) kube-apiserver, etcd and kubectl for the tests
+	@hack/controlplane.sh kube-apiserver etcd kubectl >/dev/null
+
+.PHONY: test
+test: controlplane ## Run all tests: unit, integration (real kube-apiserver + etcd) and e2e
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh 2>/dev/null)" go test -timeout $(TEST_TIMEOUT) ./...
+
+.PHONY: e2e
+e2e: controlplane ## Run the end-to-end tests (built binaries against the real control plane)
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh 2>/dev/null)" go test -timeout $(TEST_TIMEOUT) -v ./e2e/...
+
+.PHONY: bench
+bench: ## Run the benchmarks and print their figures
+	go test -run '^$$' -bench . -benchmem ./...
+
+$(STATICCHECK):
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@mv $(TOOLS_BIN)/staticcheck $@
+
+$(KREW_VALIDATE):
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) go install sigs.k8s.io/krew/cmd/validate-krew-manifest@$(KREW_VERSION)
+	@mv $(TOOLS_BIN)/validate-krew-manifest $@
+
+.PHONY: lint
+lint: $(STATICCHECK) $(KREW_VALIDATE) ## gofmt, go vet, staticcheck, and krew's manifest validator
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	$(STATICCHECK) ./...
+	@for m in krew-manifests/*.yaml; do echo "validate $$m"; $(KREW_VALIDATE) -manifest $$m -skip-install; done
+
+.PHONY: fmt
+fmt: ## Format the Go code
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: tidy
+tidy: ## Tidy go.mod files
+	go mod tidy
+	@for d in hack/tools/*/; do (cd $$d && go mod tidy); done
+
+.PHONY: generate
+generate: ## Run the code generators
+	go generate ./...
+
+.PHONY: verify
+verify: fmt tidy generate lint ## Fail if formatting, tidying or generating changes the tree
+	@if [ -n "$$(git status --porcelain)" ]; then echo "the tree changed; commit the result of make fmt tidy generate:"; git status --porcelain; exit 1; fi
+
+.PHONY: dist
+dist: ## Build release archives into dist/ and fill in krew-manifests (DIST_VERSION, DIST_BASE_URL)
+	VERSION=$(DIST_VERSION) COMMIT=$(COMMIT) BUILD_DATE=$(BUILD_DATE) LDFLAGS_MODULE=$(MODULE) \
+		hack/dist.sh "$(DIST_VERSION)" "$(DIST_BASE_URL)"
+
+.PHONY: cluster-up
+cluster-up: controlplane ## Start a local control plane and write .cluster/kubeconfig
+	@KUBEBUILDER_ASSETS="$$(hack/controlplane.sh 2>/dev/null)" hack/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local control plane and remove its state
+	@hack/cluster.sh down
+
+.PHONY: clean
+clean: ## Remove build outputs (the control-plane cache is kept)
+	rm -rf bin dist .tools
