@@ -1,0 +1,226 @@
+package experiment
+
+import (
+	"encoding"
+	"maps"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// decoder decodes YAML nodes into Go values strictly: unknown fields, wrong
+// types and bad values are collected, each with its field path, instead of
+// stopping at the first. Field names are the values' json tags. It records
+// the line of every path it visits so that later validation errors can name
+// the line too.
+type decoder struct {
+	errs  field.ErrorList
+	lines map[string]int
+}
+
+func newDecoder() *decoder { return &decoder{lines: map[string]int{}} }
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// key is the path as a map key; the root is "".
+func key(p *field.Path) string {
+	if p == nil {
+		return ""
+	}
+	return p.String()
+}
+
+func (d *decoder) fail(path *field.Path, n *yaml.Node, msg string) {
+	d.lines[key(path)] = n.Line
+	d.errs = append(d.errs, field.Invalid(path, shortValue(n), msg))
+}
+
+// decode decodes n into v, which must be settable.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *field.Path) {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	d.lines[key(path)] = n.Line
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		v.Set(reflect.Zero(v.Type()))
+		return
+	}
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(n, v.Elem(), path)
+		return
+	}
+	if reflect.PointerTo(v.Type()).Implements(textUnmarshaler) {
+		if n.Kind != yaml.ScalarNode {
+			d.fail(path, n, "must be a string")
+			return
+		}
+		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+			d.fail(path, n, err.Error())
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Interface:
+		var x any
+		if err := n.Decode(&x); err != nil {
+			d.fail(path, n, err.Error())
+			return
+		}
+		v.Set(reflect.ValueOf(normalize(x)))
+	case reflect.Struct:
+		d.decodeStruct(n, v, path)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			d.fail(path, n, "must be a map")
+			return
+		}
+		if v.Type().Key().Kind() != reflect.String {
+			panic("decoder: only string map keys are supported")
+		}
+		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			elem := reflect.New(v.Type().Elem()).Elem()
+			d.decode(n.Content[i+1], elem, path.Key(key))
+			m.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), elem)
+		}
+		v.Set(m)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.fail(path, n, "must be a list")
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, c := range n.Content {
+			d.decode(c, s.Index(i), path.Index(i))
+		}
+		v.Set(s)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			d.fail(path, n, "must be a string")
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(n.Value)
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || err != nil {
+			d.fail(path, n, "must be true or false")
+			return
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		i, err := strconv.ParseInt(n.Value, 0, 64)
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil || v.OverflowInt(i) {
+			d.fail(path, n, "must be a whole number")
+			return
+		}
+		v.SetInt(i)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		i, err := strconv.ParseUint(n.Value, 0, 64)
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil || v.OverflowUint(i) {
+			d.fail(path, n, "must be a whole number, 0 or more")
+			return
+		}
+		v.SetUint(i)
+	case reflect.Float32, reflect.Float64:
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") || err != nil || math.IsNaN(f) {
+			d.fail(path, n, "must be a number")
+			return
+		}
+		v.SetFloat(f)
+	default:
+		panic(fmt.Sprintf("decoder: unsupported kind %s", v.Kind()))
+	}
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path *field.Path) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(path, n, "must be a map")
+		return
+	}
+	fields := structFields(v.Type())
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		idx, ok := fields[key.Value]
+		if !ok {
+			d.lines[path.Child(key.Value).String()] = key.Line
+			d.errs = append(d.errs, field.Forbidden(path.Child(key.Value),
+				"unknown field; allowed fields: "+strings.Join(slices.Sorted(maps.Keys(fields)), ", ")))
+			continue
+		}
+		d.decode(val, v.FieldByIndex(idx), path.Child(key.Value))
+	}
+}
+
+// structFields maps the json names of t's exported fields to their indexes,
+// flattening inline (embedded) structs.
+func structFields(t reflect.Type) map[string][]int {
+	out := map[string][]int{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if f.Anonymous && (name == "" || strings.Contains(opts, "inline")) && f.Type.Kind() == reflect.Struct {
+			for n, idx := range structFields(f.Type) {
+				out[n] = append([]int{i}, idx...)
+			}
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = []int{i}
+	}
+	return out
+}
+
+// shortValue is the value shown in an error: the scalar, or its kind.
+func shortValue(n *yaml.Node) any {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if len(n.Value) > 60 {
+			return n.Value[:57] + "..."
+		}
+		return n.Value
+	case yaml.MappingNode:
+		return "a map"
+	case yaml.SequenceNode:
+		return "a list"
+	default:
+		return ""
+	}
+}
+
+// normalize turns the map[string]interface{} values yaml.v3 produces into
+// JSON-compatible values (ints stay ints).
+func normalize(x any) any {
+	switch t := x.(type) {
+	case map[string]any:
+		for k, v := range t {
+			t[k] = normalize(v)
+		}
+		return t
+	case []any:
+		for i, v := range t {
+			t[i] = normalize(v)
+		}
+		return t
+	default:
+		return x
+	}
+}

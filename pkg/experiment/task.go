@@ -1,0 +1,63 @@
+package experiment
+
+import (
+	"context"
+	"io"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Task is a task's parameters and behaviour. Each task type is a struct whose
+// exported fields, with json tags, are its parameters (the "with:" map);
+// the parser decodes them strictly and then calls Validate.
+type Task interface {
+	// Validate checks the parameters and fills in defaults. path is the
+	// parameters' field path (spec.tasks[i].with). Errors name fields under it.
+	Validate(vc *ValidationContext, path *field.Path) field.ErrorList
+	// Metrics returns the metrics the task records (for every version), so
+	// that later tasks can refer to them before anything runs.
+	Metrics() []MetricInfo
+	// Run executes the task. It records metrics through r.
+	Run(ctx context.Context, r *Run) error
+}
+
+// ValidationContext is what a task's Validate may consult.
+type ValidationContext struct {
+	// Versions are the names of the versions under test.
+	Versions []string
+	// Metrics are the metrics recorded by the tasks before this one.
+	Metrics map[string]MetricInfo
+	// Dir is the folder of the experiment file: relative file paths in
+	// parameters are relative to it.
+	Dir string
+}
+
+// Registry maps task names to constructors of their zero parameters.
+type Registry map[string]func() Task
+
+// Names returns the task names in order.
+func (r Registry) Names() []string {
+	names := make([]string, 0, len(r))
+	for n := range r {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Run is what a running task sees: the experiment, the result so far, and
+// where to report progress.
+type Run struct {
+	// Experiment is the experiment being run.
+	Experiment *Experiment
+	// Result is the result so far; tasks record into it through Record and
+	// RecordHistogram.
+	Result *Result
+	// Progress receives human-readable progress lines.
+	Progress io.Writer
+	// Terminal is true when Progress is a terminal (progress bars allowed).
+	Terminal bool
+	// TaskIndex is the index of the running task in spec.tasks.
+	TaskIndex int
+}
