@@ -1,0 +1,17 @@
+// Package tasks gathers the experiment tasks into the registry the parser
+// uses. Each task lives in its own package below this one.
+package tasks
+
+import (
+	"github.com/iter8-tools/iter8/pkg/experiment"
+	"github.com/iter8-tools/iter8/pkg/tasks/assess"
+	httptask "github.com/iter8-tools/iter8/pkg/tasks/http"
+)
+
+// Registry returns every task by name.
+func Registry() experiment.Registry {
+	return experiment.Registry{
+		assess.Name:   assess.New,
+		httptask.Name: httptask.New,
+	}
+}
