@@ -2,8 +2,8 @@ package experiment
 
 import (
 	"encoding"
-	"maps"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"

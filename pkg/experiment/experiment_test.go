@@ -303,3 +303,55 @@ func TestRecordRejectsNonFinite(t *testing.T) {
 }
 
 func zero() float64 { return 0 }
+
+func TestResultFileRoundTrip(t *testing.T) {
+	exp := parse(t, header+"  - task: record\n    with: {values: {a: 2.5}}\n")
+	res, _ := experiment.Execute(t.Context(), exp, experiment.Options{Now: fixedClock()})
+	path := filepath.Join(t.TempDir(), experiment.ResultFileName)
+	if err := experiment.WriteResultFile(path, res); err != nil {
+		t.Fatal(err)
+	}
+	back, err := experiment.ReadResultFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(res, back); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("folder holds %d files, want only the result (no temporary left)", len(entries))
+	}
+}
+
+func TestResultFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	_, err := experiment.ReadResultFile(filepath.Join(dir, "none.yaml"))
+	if !errors.Is(err, experiment.ErrNoResult) {
+		t.Errorf("missing file: got %v, want ErrNoResult", err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("experiment: x\nsurprise: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := experiment.ReadResultFile(bad); err == nil || !strings.Contains(err.Error(), "is not an iter8 result") {
+		t.Errorf("bad file: got %v", err)
+	}
+	// A write that cannot complete leaves the previous result intact:
+	// here the target is a folder, so the final rename fails.
+	target := filepath.Join(dir, "taken")
+	if err := os.MkdirAll(filepath.Join(target, "child"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := experiment.WriteResultFile(target, &experiment.Result{Experiment: "new"}); err == nil {
+		t.Error("writing over a folder succeeded")
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if diff := cmp.Diff([]string{"bad.yaml", "taken"}, names); diff != "" {
+		t.Errorf("folder after a failed write (-want +got):\n%s", diff)
+	}
+}

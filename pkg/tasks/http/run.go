@@ -19,12 +19,14 @@ import (
 	"github.com/iter8-tools/iter8/pkg/stats"
 )
 
-// LateThreshold is how much later than its slot in the target rate a request
-// may start before it counts as late.
-const LateThreshold = time.Millisecond
+// MinLateThreshold is the least delay after its slot in the target rate for
+// a request to count as late; the threshold is a tenth of the interval
+// between a connection's requests when that is larger, so that ordinary
+// timer jitter is not reported.
+const MinLateThreshold = time.Millisecond
 
 var paceInfos = []experiment.MetricInfo{
-	{Name: Name + "/late-count", Type: experiment.Counter, Description: "requests that started more than 1 ms after their slot in the target rate"},
+	{Name: Name + "/late-count", Type: experiment.Counter, Description: "requests that started late for their slot in the target rate (by 1 ms or a tenth of a connection's interval, whichever is more)"},
 	{Name: Name + "/late-mean", Type: experiment.Gauge, Unit: "ms", Description: "mean delay of the late requests"},
 	{Name: Name + "/late-max", Type: experiment.Gauge, Unit: "ms", Description: "largest delay of a late request"},
 	{Name: Name + "/dropped-count", Type: experiment.Counter, Description: "requests the target rate called for that were never sent"},
@@ -71,13 +73,13 @@ func (t *Task) runVersion(ctx context.Context, r *experiment.Run, version string
 		}
 	}
 	if late.count > 0 || dropped > 0 {
-		note := fmt.Sprintf("version %s: target %g qps (%s), achieved %.1f qps; %d of %d requests started late, by %.2f ms on average and %.2f ms at most",
-			version, t.QPS, requested, float64(sum.Requests)/elapsed.Seconds(), late.count, sum.Requests, late.mean(), late.max)
+		note := fmt.Sprintf("target %g qps (%s), achieved %.1f qps; %d of %d requests started late, by %.2f ms on average and %.2f ms at most",
+			t.QPS, requested, float64(sum.Requests)/elapsed.Seconds(), late.count, sum.Requests, late.mean(), late.max)
 		if dropped > 0 {
 			note += fmt.Sprintf("; %d requests were never sent", dropped)
 		}
 		st := &r.Result.Tasks[r.TaskIndex]
-		st.Notes = append(st.Notes, note)
+		st.Notes = append(st.Notes, "version "+version+": "+note)
 		fmt.Fprintf(r.Progress, "http %s: %s\n", version, note)
 	}
 	return nil
@@ -151,6 +153,7 @@ type pacer struct {
 	qps       float64
 	threads   int
 	perThread int64
+	threshold time.Duration
 }
 
 func newPacer(qps float64, d time.Duration, n int64, threads int) *pacer {
@@ -169,6 +172,8 @@ func newPacer(qps float64, d time.Duration, n int64, threads int) *pacer {
 		p.threads = int(calls / 2)
 	}
 	p.perThread = calls / int64(p.threads)
+	interval := time.Duration(float64(time.Second) * float64(p.threads) / qps)
+	p.threshold = max(MinLateThreshold, interval/10)
 	return p
 }
 
@@ -229,7 +234,7 @@ func (r *recorder) Start(ctx context.Context, id periodic.ThreadID, iter int64, 
 		ts.first = start
 		return ctx
 	}
-	if late := start.Sub(ts.first) - r.pacer.due(iter); late > LateThreshold {
+	if late := start.Sub(ts.first) - r.pacer.due(iter); late > r.pacer.threshold {
 		ms := float64(late) / float64(time.Millisecond)
 		ts.late.count++
 		ts.late.sum += ms
