@@ -6,6 +6,7 @@ import (
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/tasks/assess"
 	httptask "github.com/iter8-tools/iter8/pkg/tasks/http"
+	"github.com/iter8-tools/iter8/pkg/tasks/notify"
 )
 
 // Registry returns every task by name.
@@ -13,5 +14,6 @@ func Registry() experiment.Registry {
 	return experiment.Registry{
 		assess.Name:   assess.New,
 		httptask.Name: httptask.New,
+		notify.Name:   notify.New,
 	}
 }
