@@ -12,11 +12,22 @@ import (
 var Plugin = cli.Plugin{
 	Name:  "iter8-run",
 	Short: "Run experiments that load-test versions of a service, gather metrics and assess SLOs",
-	Long:  "kubectl iter8-run runs experiments: ordered lists of tasks that wait for readiness, load-test versions of an app or ML inference service over HTTP or gRPC, query metrics, and assess service-level objectives. Experiments run locally or in the cluster as a Job; reports and asserts read their results.",
+	Long: `kubectl iter8-run runs experiments: ordered lists of tasks that load-test versions
+of an app or ML inference service over HTTP or gRPC, query metrics, and assess
+service-level objectives. Experiments run locally (--local) and write their result to
+a file; report and assert read it.
+
+Try it with no cluster: kubectl iter8-run demo`,
 }
 
 // NewCommand returns the root command of kubectl iter8-run.
 func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root := cli.NewRoot(Plugin, streams)
+	root.Command.AddCommand(
+		NewLaunchCommand(streams),
+		NewReportCommand(streams),
+		NewAssertCommand(streams),
+		NewDemoCommand(streams),
+	)
 	return root.Command
 }

@@ -1,0 +1,175 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/iter8-tools/iter8/pkg/cli"
+	"github.com/iter8-tools/iter8/pkg/experiment"
+)
+
+// Conditions understood by assert.
+const (
+	CondCompleted = "completed"
+	CondNoFailure = "nofailure"
+	CondSLOs      = "slos"
+)
+
+var conditions = []string{CondCompleted, CondNoFailure, CondSLOs}
+
+// AssertOptions are the options of assert.
+type AssertOptions struct {
+	genericiooptions.IOStreams
+	// ResultPath is the result file (--result).
+	ResultPath string
+	// Conditions must all hold (-c).
+	Conditions []string
+	// Timeout is how long to wait for a running experiment to end (--timeout).
+	Timeout time.Duration
+	// Interval is how often the result is read while waiting.
+	Interval time.Duration
+}
+
+// NewAssertCommand returns the assert command.
+func NewAssertCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &AssertOptions{IOStreams: streams, Interval: time.Second}
+	cmd := &cobra.Command{
+		Use:   "assert -c completed,nofailure,slos",
+		Short: "Exit 0 when conditions on an experiment's result hold, 1 otherwise",
+		Long: `Check conditions on the result of an experiment, for CI pipelines: exit 0 when all
+hold, 1 otherwise, with one line per condition that does not hold.
+
+Conditions:
+  completed   the experiment ran to its end
+  nofailure   no task failed and the run was not interrupted
+  slos        every version satisfies every SLO
+
+With --timeout, a result that is missing or still running is read again every
+second until it has ended or the timeout passes.`,
+		Example: `  kubectl iter8-run assert -c completed,nofailure,slos
+  kubectl iter8-run assert -c completed -c slos --timeout 5m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&o.ResultPath, "result", experiment.ResultFileName, "result file")
+	cmd.Flags().StringSliceVarP(&o.Conditions, "condition", "c", nil, "conditions that must hold: "+strings.Join(conditions, ", "))
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "how long to wait for the experiment to end (0: do not wait)")
+	_ = cmd.RegisterFlagCompletionFunc("condition", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return conditions, cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+// Validate checks the conditions and the timeout.
+func (o *AssertOptions) Validate() error {
+	if len(o.Conditions) == 0 {
+		return fmt.Errorf("flag -c/--condition is required: one or more of %s", strings.Join(conditions, ", "))
+	}
+	for _, c := range o.Conditions {
+		if !slices.Contains(conditions, c) {
+			return fmt.Errorf("invalid value %q for flag -c/--condition: allowed values are %s", c, strings.Join(conditions, ", "))
+		}
+	}
+	if o.Timeout < 0 {
+		return fmt.Errorf("invalid value %s for flag --timeout: must not be negative", o.Timeout)
+	}
+	return nil
+}
+
+// Run reads the result, waiting up to the timeout for it to end, and checks
+// the conditions.
+func (o *AssertOptions) Run(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	for {
+		res, err := experiment.ReadResultFile(o.ResultPath)
+		ended := err == nil && res.EndTime != nil
+		if err != nil && !errors.Is(err, experiment.ErrNoResult) {
+			return err
+		}
+		if ended || o.Timeout == 0 {
+			if err != nil {
+				return err
+			}
+			return o.check(res)
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return fmt.Errorf("timed out after %s: %w", o.Timeout, err)
+			}
+			fmt.Fprintf(o.ErrOut, "experiment %s is still running after %s\n", res.Experiment, o.Timeout)
+			return o.check(res)
+		case <-time.After(o.Interval):
+		}
+	}
+}
+
+// check prints a line per condition that does not hold and returns an exit
+// error when any does not.
+func (o *AssertOptions) check(res *experiment.Result) error {
+	var failed []string
+	for _, c := range o.Conditions {
+		if reason := unmet(c, res); reason != "" {
+			failed = append(failed, reason)
+		}
+	}
+	if len(failed) == 0 {
+		fmt.Fprintf(o.ErrOut, "experiment %s: %s hold\n", res.Experiment, strings.Join(o.Conditions, ", "))
+		return nil
+	}
+	for _, f := range failed {
+		fmt.Fprintln(o.ErrOut, f)
+	}
+	return &cli.ExitError{Code: 1}
+}
+
+// unmet returns why condition c does not hold for res, or "".
+func unmet(c string, res *experiment.Result) string {
+	switch c {
+	case CondCompleted:
+		if res.EndTime == nil {
+			return "completed: not satisfied: the experiment is still running"
+		}
+		if !res.Completed {
+			return "completed: not satisfied: the experiment was interrupted"
+		}
+	case CondNoFailure:
+		if res.Failed {
+			return "nofailure: not satisfied: " + res.Error
+		}
+		for i, t := range res.Tasks {
+			if t.State == experiment.TaskFailed {
+				return fmt.Sprintf("nofailure: not satisfied: task %d (%s) failed: %s", i+1, t.Task, t.Error)
+			}
+		}
+	case CondSLOs:
+		if res.SLOs == nil {
+			return "slos: not satisfied: no SLOs were assessed (add an assess task)"
+		}
+		var bad []string
+		for i, v := range res.Versions {
+			for j, s := range res.SLOs.SLOs {
+				if i >= len(res.SLOs.Satisfied) || !res.SLOs.Satisfied[i][j] {
+					bad = append(bad, fmt.Sprintf("%s (%s)", v.Name, s))
+				}
+			}
+		}
+		if len(bad) > 0 {
+			return "slos: not satisfied: " + strings.Join(bad, ", ")
+		}
+	}
+	return ""
+}

@@ -1,0 +1,21 @@
+package run
+
+import (
+	"context"
+	"io"
+
+	"github.com/iter8-tools/iter8/pkg/cli"
+	"github.com/iter8-tools/iter8/pkg/experiment"
+)
+
+// runLocal runs exp in this process, saving the result to path after every
+// task; progress goes to progress.
+func runLocal(ctx context.Context, exp *experiment.Experiment, path string, progress io.Writer) (*experiment.Result, error) {
+	return experiment.Execute(ctx, exp, experiment.Options{
+		Progress: progress,
+		Terminal: cli.IsTerminal(progress),
+		Save: func(_ context.Context, r *experiment.Result) error {
+			return experiment.WriteResultFile(path, r)
+		},
+	})
+}
