@@ -19,21 +19,37 @@ const (
 	numBuckets  = 4096
 )
 
-var logRatio = math.Log(bucketRatio)
+var (
+	logRatio = math.Log(bucketRatio)
+	// uppers are the buckets' upper bounds, computed once: Record is on the
+	// hot path of load tests.
+	uppers = func() []float64 {
+		u := make([]float64, numBuckets)
+		for i := range u {
+			u[i] = bucketBase * math.Pow(bucketRatio, float64(i))
+		}
+		return u
+	}()
+)
 
 func bucketIndex(v float64) int {
 	if v <= bucketBase {
 		return 0
 	}
 	i := int(math.Ceil(math.Log(v/bucketBase) / logRatio))
-	// Guard against rounding putting v just above its bucket's upper bound.
-	if bucketUpper(i) < v {
+	if i >= numBuckets {
+		return numBuckets - 1
+	}
+	// Guard against rounding putting v on the wrong side of a bound.
+	if i > 0 && v <= uppers[i-1] {
+		i--
+	} else if v > uppers[i] && i < numBuckets-1 {
 		i++
 	}
-	return min(i, numBuckets-1)
+	return i
 }
 
-func bucketUpper(i int) float64 { return bucketBase * math.Pow(bucketRatio, float64(i)) }
+func bucketUpper(i int) float64 { return uppers[i] }
 
 func bucketLower(i int) float64 {
 	if i == 0 {
