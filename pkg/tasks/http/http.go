@@ -251,6 +251,9 @@ func (t *Task) Metrics() []experiment.MetricInfo {
 // Run load-tests each version in turn.
 func (t *Task) Run(ctx context.Context, r *experiment.Run) error {
 	for _, v := range r.Result.VersionNames() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := t.runVersion(ctx, r, v); err != nil {
 			return fmt.Errorf("version %s: %w", v, err)
 		}
