@@ -15,7 +15,8 @@ var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
 
 // TestDocumentedExperimentsParse keeps the experiments shown in the docs
 // valid: every YAML block that is a whole experiment must parse, and every
-// task snippet must parse inside one.
+// task snippet must parse inside one. A block whose first line is a comment
+// naming a file ("# providers.yaml") is that file, for the others to use.
 func TestDocumentedExperimentsParse(t *testing.T) {
 	docs, _ := filepath.Glob("../../docs/tasks/*.md")
 	docs = append(docs, "../../README.md")
@@ -25,7 +26,17 @@ func TestDocumentedExperimentsParse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, m := range yamlBlock.FindAllStringSubmatch(string(b), -1) {
+		dir := t.TempDir()
+		blocks := yamlBlock.FindAllStringSubmatch(string(b), -1)
+		for _, m := range blocks {
+			first, _, _ := strings.Cut(m[1], "\n")
+			if name, ok := strings.CutPrefix(first, "# "); ok && strings.HasSuffix(name, ".yaml") {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(m[1]), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for i, m := range blocks {
 			block := m[1]
 			switch {
 			case strings.Contains(block, "kind: Experiment"):
@@ -40,7 +51,7 @@ func TestDocumentedExperimentsParse(t *testing.T) {
 				continue
 			}
 			n++
-			if _, err := experiment.Parse(doc, t.TempDir(), []byte(block), tasks.Registry()); err != nil {
+			if _, err := experiment.Parse(doc, dir, []byte(block), tasks.Registry()); err != nil {
 				t.Errorf("%s, YAML block %d:\n%v", doc, i+1, err)
 			}
 		}

@@ -5,6 +5,7 @@ package tasks
 import (
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/tasks/assess"
+	"github.com/iter8-tools/iter8/pkg/tasks/custommetrics"
 	httptask "github.com/iter8-tools/iter8/pkg/tasks/http"
 	"github.com/iter8-tools/iter8/pkg/tasks/notify"
 )
@@ -12,8 +13,9 @@ import (
 // Registry returns every task by name.
 func Registry() experiment.Registry {
 	return experiment.Registry{
-		assess.Name:   assess.New,
-		httptask.Name: httptask.New,
-		notify.Name:   notify.New,
+		assess.Name:        assess.New,
+		custommetrics.Name: custommetrics.New,
+		httptask.Name:      httptask.New,
+		notify.Name:        notify.New,
 	}
 }
