@@ -11,7 +11,11 @@ import (
 	"github.com/iter8-tools/iter8/pkg/tasks"
 )
 
-var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
+var (
+	yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
+	namedFile = regexp.MustCompile(`(?:caFile|payloadFile|protoFile|protoset): "?([\w./-]+)"?`)
+	namedDirs = regexp.MustCompile(`importPaths: \[([^\]]*)\]`)
+)
 
 // TestDocumentedExperimentsParse keeps the experiments shown in the docs
 // valid: every YAML block that is a whole experiment must parse, and every
@@ -32,6 +36,26 @@ func TestDocumentedExperimentsParse(t *testing.T) {
 			first, _, _ := strings.Cut(m[1], "\n")
 			if name, ok := strings.CutPrefix(first, "# "); ok && strings.HasSuffix(name, ".yaml") {
 				if err := os.WriteFile(filepath.Join(dir, name), []byte(m[1]), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		// Files and folders the docs only name (certificates, protos)
+		// exist, empty.
+		for _, m := range namedFile.FindAllStringSubmatch(string(b), -1) {
+			p := filepath.Join(dir, m[1])
+			if _, err := os.Stat(p); os.IsNotExist(err) {
+				if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, m := range namedDirs.FindAllStringSubmatch(string(b), -1) {
+			for _, d := range strings.Split(m[1], ",") {
+				if err := os.MkdirAll(filepath.Join(dir, strings.TrimSpace(d)), 0o700); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/tasks/assess"
 	"github.com/iter8-tools/iter8/pkg/tasks/custommetrics"
+	grpctask "github.com/iter8-tools/iter8/pkg/tasks/grpc"
 	httptask "github.com/iter8-tools/iter8/pkg/tasks/http"
 	"github.com/iter8-tools/iter8/pkg/tasks/notify"
 )
@@ -15,6 +16,7 @@ func Registry() experiment.Registry {
 	return experiment.Registry{
 		assess.Name:        assess.New,
 		custommetrics.Name: custommetrics.New,
+		grpctask.Name:      grpctask.New,
 		httptask.Name:      httptask.New,
 		notify.Name:        notify.New,
 	}
