@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 )
 
 // Options configure Execute.
@@ -23,6 +25,9 @@ type Options struct {
 	Previous *Result
 	// Now returns the current time; default time.Now (tests fix it).
 	Now func() time.Time
+	// Cluster and Namespace are passed to the tasks (see Run).
+	Cluster   genericclioptions.RESTClientGetter
+	Namespace string
 }
 
 // ErrInterrupted marks a run stopped by its context (Ctrl-C, a timeout).
@@ -44,8 +49,15 @@ func Execute(ctx context.Context, exp *Experiment, opts Options) (*Result, error
 		opts.Save = func(context.Context, *Result) error { return nil }
 	}
 	res := NewResult(exp)
-	if opts.Previous != nil {
-		res.Iterations = opts.Previous.Iterations
+	if p := opts.Previous; p != nil {
+		res.Iterations = p.Iterations
+		res.History = p.History
+		if p.EndTime != nil {
+			res.History = append(res.History, p.summary())
+		}
+		if len(res.History) > MaxHistory {
+			res.History = res.History[len(res.History)-MaxHistory:]
+		}
 	}
 	res.StartTime = opts.Now()
 	// Saving must work after an interrupt, to store the partial result.
@@ -83,7 +95,10 @@ func Execute(ctx context.Context, exp *Experiment, opts Options) (*Result, error
 			return res, fmt.Errorf("saving result: %w", err)
 		}
 		fmt.Fprintf(opts.Progress, "task %d/%d %s: started\n", i+1, len(exp.Spec.Tasks), t.Task)
-		err := t.params.Run(ctx, &Run{Experiment: exp, Result: res, Progress: opts.Progress, Terminal: opts.Terminal, TaskIndex: i})
+		err := t.params.Run(ctx, &Run{
+			Experiment: exp, Result: res, Progress: opts.Progress, Terminal: opts.Terminal, TaskIndex: i,
+			Cluster: opts.Cluster, Namespace: opts.Namespace,
+		})
 		end := opts.Now()
 		st.EndTime = &end
 		switch {

@@ -355,3 +355,26 @@ func TestResultFileErrors(t *testing.T) {
 		t.Errorf("folder after a failed write (-want +got):\n%s", diff)
 	}
 }
+
+func TestPeriodicRunsKeepHistory(t *testing.T) {
+	exp := parse(t, header+"  - task: record\n    with: {values: {a: 1}}\n  - task: record\n    if: iteration == 2\n    with: {fail: second run fails}\n")
+	var prev *experiment.Result
+	for range 3 {
+		res, err := experiment.Execute(t.Context(), exp, experiment.Options{Now: fixedClock(), Previous: prev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = res
+	}
+	if prev.Iterations != 3 || prev.Failed {
+		t.Errorf("iterations %d failed %v, want 3 and the third run fine", prev.Iterations, prev.Failed)
+	}
+	var got []string
+	for _, h := range prev.History {
+		got = append(got, fmt.Sprintf("%d completed=%v failed=%v %s", h.Iteration, h.Completed, h.Failed, h.Error))
+	}
+	want := []string{"1 completed=true failed=false ", "2 completed=true failed=true task 2 (record) failed: second run fails"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+}

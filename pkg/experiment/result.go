@@ -72,6 +72,39 @@ type Result struct {
 	Versions []VersionResult `json:"versions"`
 	// SLOs is the SLO assessment, if an assess task ran.
 	SLOs *SLOResult `json:"slos,omitempty"`
+	// History summarises the earlier runs of a periodic experiment, oldest
+	// first, at most MaxHistory of them.
+	History []RunSummary `json:"history,omitempty"`
+}
+
+// MaxHistory bounds Result.History.
+const MaxHistory = 100
+
+// RunSummary is what is kept of an earlier run of a periodic experiment.
+type RunSummary struct {
+	// Iteration is the run's number, from 1.
+	Iteration int `json:"iteration"`
+	// StartTime is when the run started.
+	StartTime time.Time `json:"startTime"`
+	// EndTime is when it ended.
+	EndTime *time.Time `json:"endTime,omitempty"`
+	// Completed and Failed are as in Result.
+	Completed bool `json:"completed"`
+	// Failed is as in Result.
+	Failed bool `json:"failed"`
+	// Error is as in Result.
+	Error string `json:"error,omitempty"`
+	// SLOsSatisfied maps each version to whether it satisfied every SLO.
+	SLOsSatisfied map[string]bool `json:"slosSatisfied,omitempty"`
+}
+
+// summary is what the history keeps of r.
+func (r *Result) summary() RunSummary {
+	s := RunSummary{Iteration: r.Iterations, StartTime: r.StartTime, EndTime: r.EndTime, Completed: r.Completed, Failed: r.Failed, Error: r.Error}
+	if r.SLOs != nil {
+		s.SLOsSatisfied = envOf(r).SLOsByVersion
+	}
+	return s
 }
 
 // TaskStatus is the state of one task.

@@ -5,6 +5,8 @@ import (
 	"io"
 	"sort"
 
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -60,4 +62,10 @@ type Run struct {
 	Terminal bool
 	// TaskIndex is the index of the running task in spec.tasks.
 	TaskIndex int
+	// Cluster gives access to a Kubernetes cluster (kubectl's flags, or the
+	// in-cluster configuration of a Job); nil when there is none.
+	Cluster genericclioptions.RESTClientGetter
+	// Namespace is where the experiment runs: objects tasks name without a
+	// namespace are looked up there.
+	Namespace string
 }

@@ -9,6 +9,7 @@ import (
 	grpctask "github.com/iter8-tools/iter8/pkg/tasks/grpc"
 	httptask "github.com/iter8-tools/iter8/pkg/tasks/http"
 	"github.com/iter8-tools/iter8/pkg/tasks/notify"
+	"github.com/iter8-tools/iter8/pkg/tasks/ready"
 )
 
 // Registry returns every task by name.
@@ -19,5 +20,6 @@ func Registry() experiment.Registry {
 		grpctask.Name:      grpctask.New,
 		httptask.Name:      httptask.New,
 		notify.Name:        notify.New,
+		ready.Name:         ready.New,
 	}
 }
