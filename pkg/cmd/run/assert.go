@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/experiment"
+	"github.com/iter8-tools/iter8/pkg/runner"
 )
 
 // Conditions understood by assert.
@@ -27,7 +29,11 @@ var conditions = []string{CondCompleted, CondNoFailure, CondSLOs}
 // AssertOptions are the options of assert.
 type AssertOptions struct {
 	genericiooptions.IOStreams
-	// ResultPath is the result file (--result).
+	// Flags are kubectl's configuration flags.
+	Flags *genericclioptions.ConfigFlags
+	// Name is an in-cluster experiment; empty reads ResultPath.
+	Name string
+	// ResultPath is the result file of a local run (--result).
 	ResultPath string
 	// Conditions must all hold (-c).
 	Conditions []string
@@ -38,10 +44,10 @@ type AssertOptions struct {
 }
 
 // NewAssertCommand returns the assert command.
-func NewAssertCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &AssertOptions{IOStreams: streams, Interval: time.Second}
+func NewAssertCommand(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &AssertOptions{IOStreams: streams, Flags: f, Interval: time.Second}
 	cmd := &cobra.Command{
-		Use:   "assert -c completed,nofailure,slos",
+		Use:   "assert [NAME] -c completed,nofailure,slos",
 		Short: "Exit 0 when conditions on an experiment's result hold, 1 otherwise",
 		Long: `Check conditions on the result of an experiment, for CI pipelines: exit 0 when all
 hold, 1 otherwise, with one line per condition that does not hold.
@@ -51,19 +57,23 @@ Conditions:
   nofailure   no task failed and the run was not interrupted
   slos        every version satisfies every SLO
 
-With --timeout, a result that is missing or still running is read again every
-second until it has ended or the timeout passes.`,
-		Example: `  kubectl iter8-run assert -c completed,nofailure,slos
-  kubectl iter8-run assert -c completed -c slos --timeout 5m`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+With NAME, the experiment is read from the cluster (-n); without, from the result file
+of a local run. With --timeout, a result that is missing or still running is read
+again every second until the experiment (or its Job) has ended or the timeout passes.`,
+		Example: `  kubectl iter8-run assert checkout -n staging -c completed,nofailure,slos --timeout 5m
+  kubectl iter8-run assert -c completed -c slos`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Name = args[0]
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVar(&o.ResultPath, "result", experiment.ResultFileName, "result file")
+	cmd.Flags().StringVar(&o.ResultPath, "result", "", "result file of a local run (default: "+experiment.ResultFileName+")")
 	cmd.Flags().StringSliceVarP(&o.Conditions, "condition", "c", nil, "conditions that must hold: "+strings.Join(conditions, ", "))
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "how long to wait for the experiment to end (0: do not wait)")
 	_ = cmd.RegisterFlagCompletionFunc("condition", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -85,6 +95,9 @@ func (o *AssertOptions) Validate() error {
 	if o.Timeout < 0 {
 		return fmt.Errorf("invalid value %s for flag --timeout: must not be negative", o.Timeout)
 	}
+	if o.Name != "" && o.ResultPath != "" {
+		return errors.New("give an experiment NAME (in the cluster) or --result (a local run), not both")
+	}
 	return nil
 }
 
@@ -94,11 +107,16 @@ func (o *AssertOptions) Run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	for {
-		res, err := experiment.ReadResultFile(o.ResultPath)
-		ended := err == nil && res.EndTime != nil
+		res, jobFailure, err := o.read(ctx)
 		if err != nil && !errors.Is(err, experiment.ErrNoResult) {
 			return err
 		}
+		if jobFailure != "" && (res == nil || res.EndTime == nil) {
+			// The Job ended without the experiment ending: it crashed.
+			fmt.Fprintln(o.ErrOut, "completed: not satisfied: "+jobFailure)
+			return &cli.ExitError{Code: 1}
+		}
+		ended := err == nil && res.EndTime != nil
 		if ended || o.Timeout == 0 {
 			if err != nil {
 				return err
@@ -115,6 +133,28 @@ func (o *AssertOptions) Run(ctx context.Context) error {
 		case <-time.After(o.Interval):
 		}
 	}
+}
+
+// read reads the result, and for an in-cluster experiment also whether its
+// Job failed.
+func (o *AssertOptions) read(ctx context.Context) (*experiment.Result, string, error) {
+	res, err := readResult(ctx, o.Flags, o.Name, o.ResultPath)
+	if o.Name == "" || (err != nil && !errors.Is(err, experiment.ErrNoResult)) {
+		return res, "", err
+	}
+	c, cerr := clusterClient(o.Flags)
+	if cerr != nil {
+		return nil, "", cerr
+	}
+	ns, nerr := namespace(o.Flags, "")
+	if nerr != nil {
+		return nil, "", nerr
+	}
+	_, failure, jerr := runner.JobStatus(ctx, c, ns, o.Name)
+	if jerr != nil {
+		return nil, "", jerr
+	}
+	return res, failure, err
 }
 
 // check prints a line per condition that does not hold and returns an exit

@@ -72,7 +72,7 @@ func (o *DemoOptions) Run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(o.ErrOut, "sample app: v1 at %s, v2 at %s\n", app.HTTP["v1"], app.HTTP["v2"])
-	res, err := runLocal(ctx, exp, o.ResultPath, o.ErrOut)
+	res, err := runLocal(ctx, exp, o.ResultPath, o.ErrOut, nil, "")
 	if err != nil {
 		return err
 	}

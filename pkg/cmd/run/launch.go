@@ -4,66 +4,98 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/experiment"
+	"github.com/iter8-tools/iter8/pkg/runner"
 	"github.com/iter8-tools/iter8/pkg/tasks"
+)
+
+// Values of --dry-run.
+const (
+	DryRunNone   = "none"
+	DryRunClient = "client"
 )
 
 // LaunchOptions are the options of launch.
 type LaunchOptions struct {
 	genericiooptions.IOStreams
+	// Flags are kubectl's configuration flags.
+	Flags *genericclioptions.ConfigFlags
 	// File is the experiment file (-f).
 	File string
 	// Local runs the experiment in this process (--local).
 	Local bool
-	// ResultPath is where the result goes (--result); default result.yaml
-	// next to the experiment file.
+	// ResultPath is where a local run's result goes (--result); default
+	// result.yaml next to the experiment file.
 	ResultPath string
+	// Image runs the experiment's Job (--image).
+	Image string
+	// Schedule makes a CronJob (--schedule).
+	Schedule string
+	// DryRun is none or client (--dry-run).
+	DryRun string
+	// Output is -o yaml|json, for --dry-run=client.
+	Output *cli.OutputFlags
+
+	spec []byte
+	exp  *experiment.Experiment
 }
 
 // NewLaunchCommand returns the launch command.
-func NewLaunchCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &LaunchOptions{IOStreams: streams}
+func NewLaunchCommand(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &LaunchOptions{IOStreams: streams, Flags: f, DryRun: DryRunNone, Output: cli.NewOutputFlags(cli.OutputYAML, cli.OutputJSON)}
 	cmd := &cobra.Command{
-		Use:   "launch -f experiment.yaml --local",
-		Short: "Run an experiment",
-		Long: `Run the tasks of an experiment in order and write its result.
+		Use:   "launch -f experiment.yaml [--local]",
+		Short: "Run an experiment, in the cluster or locally",
+		Long: `Run the tasks of an experiment in order and store its result.
+
+By default the experiment runs in the cluster, in the namespace of -n (or the
+experiment's metadata.namespace): launch creates a Secret iter8-NAME holding the spec
+and, as the Job writes it after every task, the result; a ServiceAccount with a Role
+that may only read and update that Secret and read the objects of ready tasks; and a
+Job running the --image. Launching a name that exists replaces it. --schedule makes a
+CronJob whose runs add iterations to the stored result. --dry-run=client prints the
+objects instead of creating them.
 
 With --local the experiment runs in this process: progress goes to stderr and the
 result is written (atomically, after every task) to result.yaml next to the
 experiment file, or to --result. Ctrl-C stops the run and still writes the partial
-result, marked failed. The exit code is 1 when the experiment failed.`,
-		Example: `  kubectl iter8-run launch -f experiment.yaml --local
-  kubectl iter8-run report`,
+result, marked failed; the exit code is 1 when the experiment failed.`,
+		Example: `  kubectl iter8-run launch -f experiment.yaml -n staging
+  kubectl iter8-run launch -f experiment.yaml --schedule "*/10 * * * *"
+  kubectl iter8-run launch -f experiment.yaml --dry-run=client -o yaml
+  kubectl iter8-run launch -f experiment.yaml --local`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			if err := o.Validate(); err != nil {
+			if err := o.Complete(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVarP(&o.File, "filename", "f", "", "experiment file")
-	cmd.Flags().BoolVar(&o.Local, "local", false, "run the experiment in this process")
-	cmd.Flags().StringVar(&o.ResultPath, "result", "", "result file (default: result.yaml next to the experiment file)")
+	cmd.Flags().BoolVar(&o.Local, "local", false, "run the experiment in this process instead of the cluster")
+	cmd.Flags().StringVar(&o.ResultPath, "result", "", "result file of a local run (default: result.yaml next to the experiment file)")
+	cmd.Flags().StringVar(&o.Image, "image", "", "image of the experiment's Job (default: "+runner.DefaultImage()+")")
+	cmd.Flags().StringVar(&o.Schedule, "schedule", "", `run periodically, as a CronJob with this schedule (e.g. "*/10 * * * *")`)
+	cmd.Flags().StringVar(&o.DryRun, "dry-run", DryRunNone, `"client" prints the objects that would be created, creating nothing`)
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = DryRunClient
+	o.Output.AddFlags(cmd)
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	return cmd
-}
-
-// Complete fills in the default result path.
-func (o *LaunchOptions) Complete() error {
-	if o.ResultPath == "" && o.File != "" {
-		o.ResultPath = filepath.Join(filepath.Dir(o.File), experiment.ResultFileName)
-	}
-	return nil
 }
 
 // Validate checks the flags.
@@ -71,25 +103,96 @@ func (o *LaunchOptions) Validate() error {
 	if o.File == "" {
 		return errors.New("flag -f/--filename is required: the experiment file to run")
 	}
-	if !o.Local {
-		return errors.New("flag --local is required: experiments run in this process")
+	if !slices.Contains([]string{DryRunNone, DryRunClient}, o.DryRun) {
+		return fmt.Errorf("invalid value %q for flag --dry-run: allowed values are none, client", o.DryRun)
 	}
-	return nil
+	if o.Local && (o.Image != "" || o.Schedule != "" || o.DryRun != DryRunNone) {
+		return errors.New("flags --image, --schedule and --dry-run are for in-cluster runs: not with --local")
+	}
+	if !o.Local && o.ResultPath != "" {
+		return errors.New("flag --result is for local runs: use it with --local")
+	}
+	return o.Output.Validate()
 }
 
-// Run parses the experiment, runs it and writes its result.
+// Complete reads and parses the experiment and fills in defaults.
+func (o *LaunchOptions) Complete() error {
+	if o.Local && o.ResultPath == "" {
+		o.ResultPath = filepath.Join(filepath.Dir(o.File), experiment.ResultFileName)
+	}
+	spec, err := os.ReadFile(o.File)
+	if err != nil {
+		return fmt.Errorf("reading experiment: %w", err)
+	}
+	o.spec = spec
+	o.exp, err = experiment.Parse(o.File, filepath.Dir(o.File), spec, tasks.Registry())
+	return err
+}
+
+// Run runs the experiment locally, or creates (or prints) its objects.
 func (o *LaunchOptions) Run(ctx context.Context) error {
-	exp, err := experiment.ParseFile(o.File, tasks.Registry())
+	if o.Local {
+		return o.runLocal(ctx)
+	}
+	ns, err := namespace(o.Flags, o.exp.Metadata.Namespace)
 	if err != nil {
 		return err
 	}
-	res, err := runLocal(ctx, exp, o.ResultPath, o.ErrOut)
+	objs, err := runner.Objects(o.exp, o.spec, runner.Options{Namespace: ns, Image: o.Image, Schedule: o.Schedule})
+	if err != nil {
+		return err
+	}
+	if o.DryRun == DryRunClient {
+		return printObjects(o.Out, o.Output.Format, objs)
+	}
+	c, err := clusterClient(o.Flags)
+	if err != nil {
+		return err
+	}
+	if err := runner.Launch(ctx, c, objs); err != nil {
+		return err
+	}
+	kind := "Job"
+	if o.Schedule != "" {
+		kind = "CronJob"
+	}
+	name := o.exp.Metadata.Name
+	fmt.Fprintf(o.ErrOut, "experiment %s launched in namespace %s (%s %s)\n", name, ns, kind, runner.ObjectName(name))
+	fmt.Fprintf(o.ErrOut, "see it with: kubectl iter8-run report %s -n %s\n", name, ns)
+	return nil
+}
+
+func (o *LaunchOptions) runLocal(ctx context.Context) error {
+	cluster := genericclioptions.RESTClientGetter(o.Flags)
+	ns, err := namespace(o.Flags, o.exp.Metadata.Namespace)
+	if err != nil {
+		return err
+	}
+	res, err := runLocal(ctx, o.exp, o.ResultPath, o.ErrOut, cluster, ns)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(o.ErrOut, "result written to %s; see it with: kubectl iter8-run report --result %s\n", o.ResultPath, o.ResultPath)
 	if res.Failed {
-		return &cli.ExitError{Code: 1, Err: fmt.Errorf("experiment %s failed: %s", exp.Metadata.Name, res.Error)}
+		return &cli.ExitError{Code: 1, Err: fmt.Errorf("experiment %s failed: %s", o.exp.Metadata.Name, res.Error)}
+	}
+	return nil
+}
+
+// printObjects writes objects as a YAML stream or a JSON List.
+func printObjects(w io.Writer, format string, objs []runtime.Object) error {
+	if format == cli.OutputJSON {
+		return cli.PrintJSON(w, map[string]any{"apiVersion": "v1", "kind": "List", "items": objs})
+	}
+	for i, obj := range objs {
+		if i > 0 {
+			if _, err := io.WriteString(w, "---\n"); err != nil {
+				return err
+			}
+		}
+		if err := cli.PrintYAML(w, obj); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -14,8 +14,9 @@ var Plugin = cli.Plugin{
 	Short: "Run experiments that load-test versions of a service, gather metrics and assess SLOs",
 	Long: `kubectl iter8-run runs experiments: ordered lists of tasks that load-test versions
 of an app or ML inference service over HTTP or gRPC, query metrics, and assess
-service-level objectives. Experiments run locally (--local) and write their result to
-a file; report and assert read it.
+service-level objectives. Experiments run in the cluster as a Job (or a CronJob),
+storing their result there, or locally with --local, writing a result file; report and
+assert read either.
 
 Try it with no cluster: kubectl iter8-run demo`,
 }
@@ -23,11 +24,17 @@ Try it with no cluster: kubectl iter8-run demo`,
 // NewCommand returns the root command of kubectl iter8-run.
 func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root := cli.NewRoot(Plugin, streams)
+	f := root.ConfigFlags
 	root.Command.AddCommand(
-		NewLaunchCommand(streams),
-		NewReportCommand(streams),
-		NewAssertCommand(streams),
+		NewLaunchCommand(f, streams),
+		NewGenerateCommand(f, streams),
+		NewReportCommand(f, streams),
+		NewAssertCommand(f, streams),
+		NewListCommand(f, streams),
+		NewLogCommand(f, streams),
+		NewDeleteCommand(f, streams),
 		NewDemoCommand(streams),
+		NewJobCommand(f, streams),
 	)
 	return root.Command
 }

@@ -36,7 +36,7 @@ var quietFortio sync.Once
 
 // runVersion load-tests one version and records its metrics.
 func (t *Task) runVersion(ctx context.Context, r *experiment.Run, version string) error {
-	quietFortio.Do(func() { log.SetLogLevelQuiet(log.Error) })
+	quietFortio.Do(func() { log.SetLogLevelQuiet(log.Critical) })
 	ep := t.endpoint(version)
 	if t.Warmup > 0 {
 		fmt.Fprintf(r.Progress, "http %s: %d warm-up requests\n", version, t.Warmup)

@@ -1,0 +1,222 @@
+// Package runner is the in-cluster side of experiments: the Kubernetes
+// objects that run one as a Job (or a CronJob), the Job's own mode that runs
+// the engine and stores the result, and reading, listing and deleting
+// experiments in a cluster.
+//
+// An experiment named NAME in a namespace is a Secret iter8-NAME holding the
+// spec (experiment.yaml) and the result (result.yaml), and a ServiceAccount,
+// Role, RoleBinding and Job (or CronJob) of the same name, all labelled
+// iter8.tools/experiment=NAME and owned by the Secret. The Secret, not a
+// ConfigMap, holds them because a spec may carry credentials (request
+// headers, provider settings) and Secrets are the objects clusters guard.
+package runner
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+
+	"github.com/iter8-tools/iter8/pkg/experiment"
+	"github.com/iter8-tools/iter8/pkg/tasks/ready"
+	"github.com/iter8-tools/iter8/pkg/version"
+)
+
+// Labels, keys and names of the objects of an in-cluster experiment.
+const (
+	LabelManagedBy  = "app.kubernetes.io/managed-by"
+	ManagedBy       = "iter8"
+	LabelExperiment = "iter8.tools/experiment"
+	SpecKey         = "experiment.yaml"
+	ResultKey       = "result.yaml"
+	// SecretType marks the Secrets that are experiments.
+	SecretType = corev1.SecretType("iter8.tools/experiment")
+	// Binary is the command the Job runs.
+	Binary = "kubectl-iter8_run"
+	// ImageRepository is where release images are published.
+	ImageRepository = "ghcr.io/iter8-tools/iter8"
+)
+
+// MaxNameLength bounds an experiment's name so that iter8-NAME fits the
+// limits of Job (63) and CronJob (52) names.
+const (
+	MaxNameLength          = 63 - len("iter8-")
+	MaxScheduledNameLength = 52 - len("iter8-")
+)
+
+// ObjectName is the name of every object of the experiment NAME.
+func ObjectName(experimentName string) string { return "iter8-" + experimentName }
+
+// DefaultImage is the release image of this build.
+func DefaultImage() string {
+	tag := version.Version
+	if tag == "dev" {
+		tag = "latest"
+	}
+	return ImageRepository + ":" + tag
+}
+
+// Options shape the objects of an in-cluster experiment.
+type Options struct {
+	// Namespace of every object.
+	Namespace string
+	// Image runs the Job; default DefaultImage().
+	Image string
+	// Schedule, a cron expression, makes a CronJob (one run per tick, never
+	// two at once) instead of a Job.
+	Schedule string
+}
+
+// Objects returns the objects that run exp (whose file content is spec) in a
+// cluster: Secret, ServiceAccount, Role, RoleBinding, then Job or CronJob.
+// They carry no owner references: Launch adds them once the Secret exists.
+func Objects(exp *experiment.Experiment, spec []byte, o Options) ([]runtime.Object, error) {
+	name := exp.Metadata.Name
+	limit := MaxNameLength
+	if o.Schedule != "" {
+		limit = MaxScheduledNameLength
+	}
+	if len(name) > limit {
+		return nil, fmt.Errorf("metadata.name %q is too long to run in a cluster: at most %d characters", name, limit)
+	}
+	if o.Image == "" {
+		o.Image = DefaultImage()
+	}
+	// A Role grants nothing outside its namespace, and the Job gets nothing
+	// cluster-wide.
+	for i, t := range exp.Spec.Tasks {
+		if rt, ok := t.Params().(*ready.Task); ok {
+			for j, obj := range rt.Resolved(o.Namespace) {
+				if obj.Namespace != o.Namespace {
+					return nil, fmt.Errorf("spec.tasks[%d].with.objects[%d].namespace: %q is not the experiment's namespace %q: an in-cluster experiment reads objects in its own namespace only", i, j, obj.Namespace, o.Namespace)
+				}
+			}
+		}
+	}
+	objName := ObjectName(name)
+	meta := func() metav1.ObjectMeta {
+		labels := map[string]string{LabelManagedBy: ManagedBy, LabelExperiment: name}
+		for k, v := range exp.Metadata.Labels {
+			labels[k] = v
+		}
+		return metav1.ObjectMeta{Name: objName, Namespace: o.Namespace, Labels: labels, Annotations: exp.Metadata.Annotations}
+	}
+
+	secret := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: meta(),
+		Type:       SecretType,
+		// As text, so that the spec reads plainly in dry runs and Git.
+		StringData: map[string]string{SpecKey: string(spec)},
+	}
+	sa := &corev1.ServiceAccount{
+		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta:                   meta(),
+		AutomountServiceAccountToken: ptr.To(true),
+	}
+	role := &rbacv1.Role{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+		ObjectMeta: meta(),
+		Rules:      rules(exp, objName, o.Namespace),
+	}
+	binding := &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		ObjectMeta: meta(),
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: objName},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: objName, Namespace: o.Namespace}},
+	}
+	jobSpec := batchv1.JobSpec{
+		BackoffLimit: ptr.To[int32](0),
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{
+				Labels: map[string]string{LabelManagedBy: ManagedBy, LabelExperiment: name},
+				// The experiment measures the app, not a sidecar's path to it.
+				Annotations: map[string]string{"sidecar.istio.io/inject": "false"},
+			},
+			Spec: corev1.PodSpec{
+				ServiceAccountName: objName,
+				RestartPolicy:      corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{
+					Name:    "iter8",
+					Image:   o.Image,
+					Command: []string{Binary, "job", name, "--namespace", o.Namespace},
+					Resources: corev1.ResourceRequirements{
+						Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+						Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("256Mi")},
+					},
+					SecurityContext: &corev1.SecurityContext{
+						AllowPrivilegeEscalation: ptr.To(false),
+						ReadOnlyRootFilesystem:   ptr.To(true),
+						RunAsNonRoot:             ptr.To(true),
+						Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+					},
+				}},
+			},
+		},
+	}
+	var run runtime.Object = &batchv1.Job{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: meta(),
+		Spec:       jobSpec,
+	}
+	if o.Schedule != "" {
+		jobMeta := meta()
+		run = &batchv1.CronJob{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
+			ObjectMeta: meta(),
+			Spec: batchv1.CronJobSpec{
+				Schedule:          o.Schedule,
+				ConcurrencyPolicy: batchv1.ForbidConcurrent,
+				JobTemplate:       batchv1.JobTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: jobMeta.Labels}, Spec: jobSpec},
+			},
+		}
+	}
+	return []runtime.Object{secret, sa, role, binding, run}, nil
+}
+
+// rules is the Job's least privilege: read and update its own Secret, and
+// read (get, list, watch) exactly the objects its ready tasks wait for.
+func rules(exp *experiment.Experiment, secretName, namespace string) []rbacv1.PolicyRule {
+	out := []rbacv1.PolicyRule{{
+		APIGroups: []string{""}, Resources: []string{"secrets"},
+		ResourceNames: []string{secretName}, Verbs: []string{"get", "update", "patch"},
+	}}
+	type key struct{ group, resource string }
+	names := map[key][]string{}
+	for _, t := range exp.Spec.Tasks {
+		rt, ok := t.Params().(*ready.Task)
+		if !ok {
+			continue
+		}
+		for _, obj := range rt.Resolved(namespace) {
+			gvr := obj.GroupVersionResource()
+			k := key{gvr.Group, gvr.Resource}
+			if !slices.Contains(names[k], obj.Name) {
+				names[k] = append(names[k], obj.Name)
+			}
+		}
+	}
+	keys := make([]key, 0, len(names))
+	for k := range names {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.group, b.group), cmp.Compare(a.resource, b.resource))
+	})
+	for _, k := range keys {
+		n := names[k]
+		slices.Sort(n)
+		out = append(out, rbacv1.PolicyRule{
+			APIGroups: []string{k.group}, Resources: []string{k.resource},
+			ResourceNames: n, Verbs: []string{"get", "list", "watch"},
+		})
+	}
+	return out
+}
