@@ -21,6 +21,13 @@ STATICCHECK_VERSION := v0.8.2
 KREW_VERSION        := v0.4.3
 STATICCHECK := $(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION)
 KREW_VALIDATE := $(TOOLS_BIN)/validate-krew-manifest-$(KREW_VERSION)
+# protoc itself comes from Debian's protobuf-compiler (3.21.12 on bookworm);
+# its version is recorded in the generated files' headers.
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+PROTOC_GEN_GO      := $(TOOLS_BIN)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION)
+PROTOC_GEN_GO_GRPC := $(TOOLS_BIN)/protoc-gen-go-grpc-$(PROTOC_GEN_GO_GRPC_VERSION)
+PROTOS             := pkg/abn/abnpb/abn.proto
 
 TEST_TIMEOUT ?= 30m
 DIST_VERSION ?= $(VERSION)
@@ -39,8 +46,8 @@ build: ## Build bin/kubectl-iter8_{run,route,abn}
 	done
 
 .PHONY: controlplane
-controlplane: ## Build (once, cached by version) kube-apiserver, etcd and kubectl for the tests
-	@hack/controlplane.sh kube-apiserver etcd kubectl >/dev/null
+controlplane: ## Build (once, cached by version) kube-apiserver, etcd, kubectl and kube-controller-manager for the tests
+	@hack/controlplane.sh kube-apiserver etcd kubectl kube-controller-manager >/dev/null
 
 .PHONY: test
 test: controlplane ## Run all tests: unit, integration (real kube-apiserver + etcd) and e2e
@@ -58,6 +65,16 @@ $(STATICCHECK):
 	@mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@mv $(TOOLS_BIN)/staticcheck $@
+
+$(PROTOC_GEN_GO):
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	@mv $(TOOLS_BIN)/protoc-gen-go $@
+
+$(PROTOC_GEN_GO_GRPC):
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	@mv $(TOOLS_BIN)/protoc-gen-go-grpc $@
 
 $(KREW_VALIDATE):
 	@mkdir -p $(TOOLS_BIN)
@@ -81,8 +98,11 @@ tidy: ## Tidy go.mod files
 	@for d in hack/tools/*/; do (cd $$d && go mod tidy); done
 
 .PHONY: generate
-generate: ## Run the code generators
+generate: $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) ## Run the code generators (protoc: apt-get install protobuf-compiler)
 	go generate ./...
+	@command -v protoc >/dev/null || { echo "protoc is missing: apt-get install -y protobuf-compiler"; exit 1; }
+	protoc --plugin=protoc-gen-go=$(PROTOC_GEN_GO) --plugin=protoc-gen-go-grpc=$(PROTOC_GEN_GO_GRPC) \
+		--go_out=. --go_opt=module=$(MODULE) --go-grpc_out=. --go-grpc_opt=module=$(MODULE) $(PROTOS)
 
 .PHONY: verify
 verify: fmt tidy generate lint ## Fail if formatting, tidying or generating changes the tree

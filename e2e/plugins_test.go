@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,8 +18,9 @@ import (
 )
 
 var (
-	binDir  string // holds the built kubectl-iter8_* binaries
-	kubectl string // a kubectl of the control plane's version
+	binDir  string       // holds the built kubectl-iter8_* binaries
+	kubectl string       // a kubectl of the control plane's version
+	env     *testenv.Env // the control plane, with the Job and garbage collector controllers
 )
 
 func TestMain(m *testing.M) {
@@ -51,13 +53,22 @@ func setup(m *testing.M) (int, error) {
 			return 1, fmt.Errorf("building kubectl-iter8_%s: %w", p, err)
 		}
 	}
-	cmd := exec.Command(filepath.Join(root, "hack", "controlplane.sh"), "kubectl")
+	cmd := exec.Command(filepath.Join(root, "hack", "controlplane.sh"), "kube-apiserver", "etcd", "kubectl", "kube-controller-manager")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return 1, fmt.Errorf("building kubectl: %w", err)
+		return 1, fmt.Errorf("building the control plane: %w", err)
 	}
-	kubectl = filepath.Join(strings.TrimSpace(string(out)), "kubectl")
+	assets := strings.TrimSpace(string(out))
+	kubectl = filepath.Join(assets, "kubectl")
+	env, err = testenv.Start(context.Background(), testenv.Options{AssetsDir: assets})
+	if err != nil {
+		return 1, err
+	}
+	defer env.Stop()
+	if err := env.StartControllerManager("job-controller", "cronjob-controller", "garbage-collector-controller"); err != nil {
+		return 1, err
+	}
 	return m.Run(), nil
 }
 

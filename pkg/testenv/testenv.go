@@ -55,8 +55,11 @@ type Env struct {
 
 	keepDir bool
 	caPEM   []byte
+	assets  string
+	saKey   string
 	etcd    *process
 	api     *process
+	kcm     *process
 }
 
 // Start builds or finds the binaries, then starts etcd and kube-apiserver and
@@ -70,7 +73,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 60 * time.Second
 	}
-	e := &Env{Dir: opts.Dir, keepDir: opts.Dir != ""}
+	e := &Env{Dir: opts.Dir, keepDir: opts.Dir != "", assets: assets}
 	if e.Dir == "" {
 		if e.Dir, err = os.MkdirTemp("", "iter8-testenv-"); err != nil {
 			return nil, fmt.Errorf("creating state folder: %w", err)
@@ -100,6 +103,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		return nil, err
 	}
 	e.caPEM = pki.caPEM
+	e.saKey = pki.saKeyFile
 	tokens := filepath.Join(e.Dir, "tokens.csv")
 	if err := os.WriteFile(tokens, []byte(token+",admin,admin,system:masters\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("writing token file: %w", err)
@@ -201,16 +205,45 @@ func (e *Env) waitReady(ctx context.Context, timeout time.Duration) error {
 // was given in Options.Dir. It is safe to call more than once.
 func (e *Env) Stop() error {
 	var errs []error
-	for _, p := range []*process{e.api, e.etcd} {
+	for _, p := range []*process{e.kcm, e.api, e.etcd} {
 		if p != nil {
 			errs = append(errs, p.stop(10*time.Second))
 		}
 	}
-	e.api, e.etcd = nil, nil
+	e.kcm, e.api, e.etcd = nil, nil, nil
 	if !e.keepDir && e.Dir != "" {
 		errs = append(errs, os.RemoveAll(e.Dir))
 	}
 	return errors.Join(errs...)
+}
+
+// StartControllerManager starts kube-controller-manager with the given
+// controllers (e.g. job-controller, garbage-collector-controller), so that
+// Jobs get pods and owner references cascade. Its binary must be in the
+// assets folder: hack/controlplane.sh kube-controller-manager builds it.
+// Stop ends it.
+func (e *Env) StartControllerManager(controllers ...string) error {
+	if e.kcm != nil {
+		return errors.New("kube-controller-manager is already running")
+	}
+	bin := filepath.Join(e.assets, "kube-controller-manager")
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("kube-controller-manager not found (run hack/controlplane.sh kube-controller-manager): %w", err)
+	}
+	p, err := startProcess(bin, filepath.Join(e.Dir, "kube-controller-manager.log"),
+		"--kubeconfig="+e.Kubeconfig,
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port=0",
+		"--service-account-private-key-file="+e.saKey,
+		"--use-service-account-credentials=false",
+		"--controllers="+strings.Join(controllers, ","),
+	)
+	if err != nil {
+		return err
+	}
+	e.kcm = p
+	return nil
 }
 
 // assetsDir returns the folder with etcd and kube-apiserver, building them

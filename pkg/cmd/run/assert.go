@@ -136,24 +136,24 @@ func (o *AssertOptions) Run(ctx context.Context) error {
 }
 
 // read reads the result, and for an in-cluster experiment also whether its
-// Job failed.
+// Job failed. The Job is read first: a result read after the Job ended is
+// final.
 func (o *AssertOptions) read(ctx context.Context) (*experiment.Result, string, error) {
+	failure := ""
+	if o.Name != "" {
+		c, err := clusterClient(o.Flags)
+		if err != nil {
+			return nil, "", err
+		}
+		ns, err := namespace(o.Flags, "")
+		if err != nil {
+			return nil, "", err
+		}
+		if _, failure, err = runner.JobStatus(ctx, c, ns, o.Name); err != nil {
+			return nil, "", err
+		}
+	}
 	res, err := readResult(ctx, o.Flags, o.Name, o.ResultPath)
-	if o.Name == "" || (err != nil && !errors.Is(err, experiment.ErrNoResult)) {
-		return res, "", err
-	}
-	c, cerr := clusterClient(o.Flags)
-	if cerr != nil {
-		return nil, "", cerr
-	}
-	ns, nerr := namespace(o.Flags, "")
-	if nerr != nil {
-		return nil, "", nerr
-	}
-	_, failure, jerr := runner.JobStatus(ctx, c, ns, o.Name)
-	if jerr != nil {
-		return nil, "", jerr
-	}
 	return res, failure, err
 }
 

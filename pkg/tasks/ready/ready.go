@@ -145,9 +145,12 @@ func (t *Task) Run(ctx context.Context, r *experiment.Run) error {
 		var now []string
 		for _, o := range objects {
 			u, err := client.Resource(o.GroupVersionResource()).Namespace(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
+			var status apierrors.APIStatus
 			switch {
-			case ctx.Err() != nil:
-				return false, nil // keep the reasons of the last complete round
+			case err != nil && !errors.As(err, &status) && len(pending) > 0:
+				// Not an answer from the API server (the deadline is near,
+				// the connection broke): keep the last round's reasons.
+				return false, nil
 			case apierrors.IsNotFound(err):
 				u = nil
 			case apierrors.IsForbidden(err):
