@@ -1,0 +1,159 @@
+package run_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
+
+	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/pkg/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+
+const clusterSpec = `apiVersion: iter8.tools/v1alpha1
+kind: Experiment
+metadata: {name: gitops}
+spec:
+  tasks:
+  - task: ready
+    with: {objects: [{apiVersion: apps/v1, kind: Deployment, name: app}]}
+  - task: http
+    with: {url: "http://app/", numRequests: 10}
+`
+
+func writeSpec(t *testing.T, dir, doc string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDryRunCreatesNothing(t *testing.T) {
+	ns, err := env.CreateNamespace(t.Context(), "cli-dry-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeSpec(t, dir, clusterSpec)
+	out, errOut, code := iter8(t, dir, "--kubeconfig", env.Kubeconfig, "-n", ns, "launch", "-f", "experiment.yaml", "--dry-run=client", "--image", "iter8:test")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	var kinds []string
+	for _, doc := range strings.Split(out, "---\n") {
+		var m struct {
+			Kind     string
+			Metadata struct{ Name, Namespace string }
+		}
+		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, fmt.Sprintf("%s %s/%s", m.Kind, m.Metadata.Namespace, m.Metadata.Name))
+	}
+	want := []string{"Secret", "ServiceAccount", "Role", "RoleBinding", "Job"}
+	for i := range want {
+		want[i] += " " + ns + "/iter8-gitops"
+	}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("printed objects (-want +got):\n%s", diff)
+	}
+	secrets, err := env.Client.CoreV1().Secrets(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(secrets.Items) != 0 {
+		t.Errorf("dry run created %d Secrets (%v)", len(secrets.Items), err)
+	}
+	jobs, err := env.Client.BatchV1().Jobs(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(jobs.Items) != 0 {
+		t.Errorf("dry run created %d Jobs (%v)", len(jobs.Items), err)
+	}
+}
+
+// TestGenerateBuildsAndApplies writes the GitOps directory, builds it with
+// the kustomize API, and applies the result to the real API server.
+func TestGenerateBuildsAndApplies(t *testing.T) {
+	ns, err := env.CreateNamespace(t.Context(), "cli-generate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeSpec(t, dir, clusterSpec)
+	out := filepath.Join(dir, "deploy")
+	if _, errOut, code := iter8(t, dir, "--kubeconfig", env.Kubeconfig, "-n", ns, "generate", "-f", "experiment.yaml", "--out", out, "--image", "iter8:test"); code != 0 {
+		t.Fatalf("generate: exit %d\n%s", code, errOut)
+	}
+	entries, _ := os.ReadDir(out)
+	var files []string
+	for _, e := range entries {
+		files = append(files, e.Name())
+	}
+	want := []string{"job-iter8-gitops.yaml", "kustomization.yaml", "role-iter8-gitops.yaml", "rolebinding-iter8-gitops.yaml", "secret-iter8-gitops.yaml", "serviceaccount-iter8-gitops.yaml"}
+	if diff := cmp.Diff(want, files); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+	first, _ := os.ReadFile(filepath.Join(out, "job-iter8-gitops.yaml"))
+	// A second run writes the same bytes.
+	if _, errOut, code := iter8(t, dir, "--kubeconfig", env.Kubeconfig, "-n", ns, "generate", "-f", "experiment.yaml", "--out", out, "--image", "iter8:test"); code != 0 {
+		t.Fatalf("generate again: exit %d\n%s", code, errOut)
+	}
+	if again, _ := os.ReadFile(filepath.Join(out, "job-iter8-gitops.yaml")); string(again) != string(first) {
+		t.Error("a second generate changed the output")
+	}
+
+	objs, err := gitops.Build(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynamic.NewForConfigOrDie(env.Config)
+	resources := map[string]string{"Secret": "secrets", "ServiceAccount": "serviceaccounts", "Role": "roles", "RoleBinding": "rolebindings", "Job": "jobs"}
+	for _, o := range objs {
+		gv, _ := schema.ParseGroupVersion(o.GetAPIVersion())
+		gvr := gv.WithResource(resources[o.GetKind()])
+		b, _ := o.MarshalJSON()
+		if _, err := dyn.Resource(gvr).Namespace(o.GetNamespace()).Patch(t.Context(), o.GetName(), types.ApplyPatchType, b,
+			metav1.PatchOptions{FieldManager: "flux"}); err != nil {
+			t.Errorf("applying %s %s: %v", o.GetKind(), o.GetName(), err)
+		}
+	}
+	// What Flux applied is an experiment iter8 can read.
+	out2, errOut, code := iter8(t, dir, "--kubeconfig", env.Kubeconfig, "-n", ns, "list", "-o", "json")
+	if code != 0 || !strings.Contains(out2, `"name": "gitops"`) || !strings.Contains(out2, `"status": "pending"`) {
+		t.Errorf("list after applying: exit %d\n%s%s", code, out2, errOut)
+	}
+	_, errOut, code = iter8(t, dir, "--kubeconfig", env.Kubeconfig, "-n", ns, "report", "gitops")
+	if code != 1 || !strings.Contains(errOut, "no result yet for experiment gitops in namespace "+ns+": its Job has not started") {
+		t.Errorf("report before the Job ran: exit %d %q", code, errOut)
+	}
+}
+
+func TestClusterBadInput(t *testing.T) {
+	dir := t.TempDir()
+	doc := strings.Replace(clusterSpec, "metadata: {name: gitops}", "metadata: {name: gitops, namespace: prod}", 1)
+	writeSpec(t, dir, doc)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-n", "staging", "launch", "-f", "experiment.yaml", "--dry-run"}, `Error: the experiment's metadata.namespace "prod" does not match the namespace "staging" of flag -n/--namespace` + "\n"},
+		{[]string{"-n", "prod", "report", "nope"}, "Error: experiment not found: nope in namespace prod\n"},
+		{[]string{"-n", "prod", "delete", "nope"}, "Error: experiment not found: nope in namespace prod\n"},
+		{[]string{"-n", "prod", "log", "nope"}, "Error: experiment not found: nope in namespace prod\n"},
+		{[]string{"generate", "-f", "experiment.yaml"}, "Error: flag --out is required: the folder to write\n"},
+	}
+	for _, tc := range tests {
+		out, errOut, code := iter8(t, dir, append([]string{"--kubeconfig", env.Kubeconfig}, tc.args...)...)
+		if code != 1 || out != "" || errOut != tc.want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q\nwant %q", tc.args, code, out, errOut, tc.want)
+		}
+	}
+}
