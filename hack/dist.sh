@@ -20,7 +20,7 @@ declare -A short=(
 	[abn]="A/B/n test versions with sticky assignment and business metrics"
 )
 
-rm -rf dist && mkdir -p dist
+rm -rf dist && mkdir -p dist krew-manifests
 for p in run route abn; do
 	bin=kubectl-iter8_$p
 	manifest=krew-manifests/iter8-$p.yaml
