@@ -28,6 +28,8 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 PROTOC_GEN_GO      := $(TOOLS_BIN)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION)
 PROTOC_GEN_GO_GRPC := $(TOOLS_BIN)/protoc-gen-go-grpc-$(PROTOC_GEN_GO_GRPC_VERSION)
 PROTOS             := pkg/abn/abnpb/abn.proto
+CONTROLLER_GEN_VERSION := v0.23.0
+CONTROLLER_GEN     := $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 
 TEST_TIMEOUT ?= 30m
 DIST_VERSION ?= $(VERSION)
@@ -76,6 +78,11 @@ $(PROTOC_GEN_GO_GRPC):
 	GOBIN=$(TOOLS_BIN) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	@mv $(TOOLS_BIN)/protoc-gen-go-grpc $@
 
+$(CONTROLLER_GEN):
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	@mv $(TOOLS_BIN)/controller-gen $@
+
 $(KREW_VALIDATE):
 	@mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) go install sigs.k8s.io/krew/cmd/validate-krew-manifest@$(KREW_VERSION)
@@ -98,8 +105,10 @@ tidy: ## Tidy go.mod files
 	@for d in hack/tools/*/; do (cd $$d && go mod tidy); done
 
 .PHONY: generate
-generate: $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) ## Run the code generators (protoc: apt-get install protobuf-compiler)
+generate: $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(CONTROLLER_GEN) ## Run the code generators: Route deepcopy and CRD (controller-gen), protoc (apt-get install protobuf-compiler)
 	go generate ./...
+	$(CONTROLLER_GEN) object paths=./pkg/route/...
+	$(CONTROLLER_GEN) crd paths=./pkg/route/... output:crd:artifacts:config=config/crd
 	@command -v protoc >/dev/null || { echo "protoc is missing: apt-get install -y protobuf-compiler"; exit 1; }
 	protoc --plugin=protoc-gen-go=$(PROTOC_GEN_GO) --plugin=protoc-gen-go-grpc=$(PROTOC_GEN_GO_GRPC) \
 		--go_out=. --go_opt=module=$(MODULE) --go-grpc_out=. --go-grpc_opt=module=$(MODULE) $(PROTOS)

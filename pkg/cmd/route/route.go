@@ -18,5 +18,9 @@ var Plugin = cli.Plugin{
 // NewCommand returns the root command of kubectl iter8-route.
 func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root := cli.NewRoot(Plugin, streams)
+	root.Command.AddCommand(
+		NewGenerateCommand(streams, root.ConfigFlags),
+		NewValidateCommand(streams),
+	)
 	return root.Command
 }

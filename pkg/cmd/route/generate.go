@@ -1,0 +1,236 @@
+package route
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/iter8-tools/iter8/pkg/cli"
+	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/pkg/render"
+	"github.com/iter8-tools/iter8/pkg/route"
+	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
+)
+
+// GenerateOptions are the options of generate.
+type GenerateOptions struct {
+	genericiooptions.IOStreams
+	// ConfigFlags give the namespace (-n, or the kubeconfig's) of a Route
+	// file that names none.
+	ConfigFlags *genericclioptions.ConfigFlags
+	// File is the Route file (-f).
+	File string
+	// OutDir is the kustomize folder to write (--out).
+	OutDir string
+	// Output prints the objects instead (-o yaml|json).
+	Output *cli.OutputFlags
+	// Commit commits the folder into its Git repository (--commit).
+	Commit bool
+	// Push pushes the commit (--push).
+	Push bool
+	// Remote is the Git remote pushed to (--remote).
+	Remote string
+
+	namespace         string
+	explicitNamespace bool
+}
+
+// NewGenerateOptions returns the options of generate with their defaults.
+func NewGenerateOptions(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags) *GenerateOptions {
+	out := cli.NewOutputFlags(cli.OutputYAML, cli.OutputJSON)
+	out.Format = "" // no -o: write --out
+	return &GenerateOptions{IOStreams: streams, ConfigFlags: flags, Output: out, Remote: "origin"}
+}
+
+// NewGenerateCommand returns the generate command.
+func NewGenerateCommand(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags) *cobra.Command {
+	o := NewGenerateOptions(streams, flags)
+	cmd := &cobra.Command{
+		Use:   "generate -f route.yaml (--out DIR [--commit [--push]] | -o yaml|json)",
+		Short: "Render a Route into a kustomize folder for GitOps, or print the objects",
+		Long: `Render the mesh routing resources of a Route, with every version taken as
+ready (the declared intent; readiness gating is the reconciler's job).
+
+With --out, write a kustomize folder: kustomization.yaml and a file per object,
+<kind>-<name>.yaml. The bytes depend only on the Route, so writing the same Route
+again changes nothing; a weight change touches only the weight lines. Files that
+an earlier run wrote and that are no longer rendered are removed; other files in
+the folder are left alone. Flux can apply the folder as a Kustomization path.
+
+With --commit, commit the folder (and only it) into the Git repository that holds
+it, with a message naming the app and the weights; nothing is committed when
+nothing changed. With --push, push the branch; when the remote moved on, the
+commit is replayed on it and pushed again (never forced). Credentials: the token
+in $ITER8_GIT_TOKEN (HTTP basic auth, username $ITER8_GIT_USERNAME or "git"), else
+those of your Git credential helper, else those in the remote URL or the SSH agent.
+
+With -o yaml or -o json, print the objects to stdout instead of writing them.
+Nothing is written when the Route is not valid.`,
+		Example: `  kubectl iter8-route generate -f route.yaml --out apps/checkout/routing
+  kubectl iter8-route generate -f route.yaml --out apps/checkout/routing --commit --push
+  kubectl iter8-route generate -f route.yaml -o yaml | kubectl apply -f -`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.File, "filename", "f", "", "Route file")
+	cmd.Flags().StringVar(&o.OutDir, "out", "", "kustomize folder to write")
+	cmd.Flags().BoolVar(&o.Commit, "commit", false, "commit the folder into the Git repository that holds it")
+	cmd.Flags().BoolVar(&o.Push, "push", false, "push the commit (with --commit)")
+	cmd.Flags().StringVar(&o.Remote, "remote", o.Remote, "Git remote to push to")
+	o.Output.AddFlags(cmd)
+	_ = cmd.MarkFlagFilename("filename", "yaml", "yml", "json")
+	_ = cmd.MarkFlagDirname("out")
+	return cmd
+}
+
+// Complete resolves the namespace for a Route file that names none.
+func (o *GenerateOptions) Complete() error {
+	ns, explicit, err := o.ConfigFlags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return fmt.Errorf("reading the namespace from the kubeconfig: %w", err)
+	}
+	o.namespace, o.explicitNamespace = ns, explicit
+	return nil
+}
+
+// Validate checks the flags.
+func (o *GenerateOptions) Validate() error {
+	switch {
+	case o.File == "":
+		return errors.New("flag -f/--filename is required: the Route file to render")
+	case o.OutDir == "" && o.Output.Format == "":
+		return errors.New("flag --out or -o/--output is required: write a kustomize folder, or print the objects")
+	case o.OutDir != "" && o.Output.Format != "":
+		return errors.New("flags --out and -o/--output cannot be used together: write a kustomize folder, or print the objects")
+	case o.Commit && o.OutDir == "":
+		return errors.New("flag --commit needs --out: it commits the folder written")
+	case o.Push && !o.Commit:
+		return errors.New("flag --push needs --commit: it pushes the commit made")
+	case o.Remote == "":
+		return errors.New("flag --remote must not be empty")
+	}
+	if o.Output.Format != "" {
+		return o.Output.Validate()
+	}
+	return nil
+}
+
+// Run renders the Route, then prints the objects or writes, commits and
+// pushes the folder.
+func (o *GenerateOptions) Run(ctx context.Context) error {
+	r, err := route.ReadFile(o.File)
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.Namespace == "":
+		r.Namespace = o.namespace
+	case o.explicitNamespace && r.Namespace != o.namespace:
+		return fmt.Errorf("the Route's namespace %q does not match the namespace %q of flag -n/--namespace", r.Namespace, o.namespace)
+	}
+	out, err := render.Render(r, render.AllVersions(r))
+	if err != nil {
+		return err
+	}
+	if o.OutDir == "" {
+		return printObjects(o.Out, o.Output.Format, out)
+	}
+
+	var repo *gitops.Repository
+	if o.Commit {
+		// Before writing: a folder outside Git fails with nothing written.
+		if repo, err = gitops.OpenRepository(o.OutDir); err != nil {
+			return err
+		}
+	}
+	if err := gitops.WriteDir(o.OutDir, out.Objects); err != nil {
+		return fmt.Errorf("writing %s: %w", o.OutDir, err)
+	}
+	d := r.DeepCopy()
+	d.Default()
+	objects := "objects"
+	if len(out.Objects) == 1 {
+		objects = "object"
+	}
+	fmt.Fprintf(o.ErrOut, "wrote %d %s to %s: %s\n", len(out.Objects), objects, o.OutDir, out.Summary())
+	if !o.Commit {
+		return nil
+	}
+	h, err := repo.Commit(ctx, gitops.CommitOptions{Paths: []string{o.OutDir}, Message: commitMessage(d, out)})
+	if err != nil {
+		return fmt.Errorf("committing %s: %w", o.OutDir, err)
+	}
+	branch, err := repo.Branch()
+	if err != nil {
+		return err
+	}
+	if h.IsZero() {
+		fmt.Fprintf(o.ErrOut, "nothing to commit: %s is unchanged\n", o.OutDir)
+	} else {
+		fmt.Fprintf(o.ErrOut, "committed %s on %s: %s\n", short(h), branch, subject(d, out))
+	}
+	if !o.Push {
+		return nil
+	}
+	auth, err := gitAuth(ctx, repo, o.Remote)
+	if err != nil {
+		return err
+	}
+	if err := repo.Push(ctx, gitops.PushOptions{RemoteName: o.Remote, Auth: auth}); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.ErrOut, "pushed %s to %s\n", branch, o.Remote)
+	return nil
+}
+
+// subject is the first line of the commit message: the app and the traffic.
+func subject(r *v1alpha1.Route, out *render.Output) string {
+	return fmt.Sprintf("route %s/%s: %s", r.Namespace, r.Spec.App, out.Summary())
+}
+
+func commitMessage(r *v1alpha1.Route, out *render.Output) string {
+	return fmt.Sprintf("%s\n\nRendered by kubectl iter8-route generate from Route %s (provider %s, strategy %s).\n",
+		subject(r, out), r.Name, r.Spec.Provider, r.Spec.Strategy)
+}
+
+func short(h plumbing.Hash) string { return h.String()[:7] }
+
+// printObjects writes the objects as a YAML stream, or as a JSON List (as
+// kubectl prints several objects).
+func printObjects(w io.Writer, format string, out *render.Output) error {
+	if format == cli.OutputJSON {
+		items := make([]any, len(out.Objects))
+		for i, o := range out.Objects {
+			items[i] = o.Object
+		}
+		return cli.PrintJSON(w, map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+	}
+	var b strings.Builder
+	for i, o := range out.Objects {
+		y, err := gitops.Marshal(o)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			b.WriteString("---\n")
+		}
+		b.Write(y)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,120 @@
+// Package gittest serves Git repositories over HTTP on 127.0.0.1 for tests,
+// through the real git http-backend (Git's smart HTTP server), and runs the
+// git CLI with a configuration isolated from the user's. It needs git on
+// PATH and is imported only by tests.
+package gittest
+
+import (
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Server is a Git HTTP server holding bare repositories.
+type Server struct {
+	// URL is the server's base URL; a repository's URL is URL + "/" + name.
+	URL string
+	// Root is the folder holding the bare repositories.
+	Root string
+}
+
+// ServerOptions configure NewServer.
+type ServerOptions struct {
+	// Username and Password, when set, are required as HTTP basic auth.
+	Username, Password string
+}
+
+// NewServer starts a Git server on 127.0.0.1 that accepts pushes; it stops
+// when the test ends.
+func NewServer(t testing.TB, opts ServerOptions) *Server {
+	t.Helper()
+	gitPath, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatalf("the git CLI is needed to serve Git over HTTP: %v", err)
+	}
+	root := t.TempDir()
+	backend := &cgi.Handler{
+		Path: gitPath,
+		Args: []string{"http-backend"},
+		Env: append(isolatedEnv(t), "GIT_PROJECT_ROOT="+root, "GIT_HTTP_EXPORT_ALL=1",
+			"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.receivepack", "GIT_CONFIG_VALUE_0=true"),
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if opts.Username != "" {
+			u, p, ok := r.BasicAuth()
+			if !ok || u != opts.Username || p != opts.Password {
+				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+				http.Error(w, "authentication required", http.StatusUnauthorized)
+				return
+			}
+		}
+		backend.ServeHTTP(w, r)
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &Server{URL: srv.URL, Root: root}
+}
+
+// NewRepository creates a bare repository name on the server whose main
+// branch holds one commit with the given files, and returns its URL.
+func (s *Server) NewRepository(t testing.TB, name string, files map[string]string) string {
+	t.Helper()
+	bare := filepath.Join(s.Root, name)
+	Git(t, s.Root, "init", "--quiet", "--bare", "--initial-branch=main", bare)
+	seed := t.TempDir()
+	Git(t, seed, "init", "--quiet", "--initial-branch=main")
+	for path, content := range files {
+		WriteFile(t, filepath.Join(seed, path), content)
+	}
+	Git(t, seed, "add", "--all")
+	Git(t, seed, "commit", "--quiet", "-m", "initial")
+	Git(t, seed, "push", "--quiet", bare, "main")
+	return s.URL + "/" + name
+}
+
+// Git runs the git CLI in dir with an isolated configuration (a test
+// author, no user or system config) and returns its trimmed output.
+func Git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = isolatedEnv(t)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// Clone clones url into a new folder with the git CLI and returns it.
+func Clone(t testing.TB, url string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "clone")
+	Git(t, filepath.Dir(dir), "clone", "--quiet", url, dir)
+	return dir
+}
+
+// WriteFile writes a file, creating its folders.
+func WriteFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// isolatedEnv keeps the user's and the system's Git configuration out.
+func isolatedEnv(t testing.TB) []string {
+	home := t.TempDir()
+	return append(os.Environ(),
+		"HOME="+home, "XDG_CONFIG_HOME="+home, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
+		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com")
+}

@@ -1,0 +1,303 @@
+// Package render turns a Route into the routing resources of a service mesh.
+//
+// Rendering is a pure function of the Route and the set of versions that are
+// ready: Render resolves the traffic every version gets (the Plan), the same
+// way for every provider, and the provider's Renderer turns the Plan into
+// objects. Both `kubectl iter8-route generate` and the in-cluster reconciler
+// call Render. Adding a provider is one file: a Renderer, and its entry in
+// renderers.
+package render
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
+)
+
+// Labels set on every rendered object.
+const (
+	// LabelManagedBy marks objects iter8 renders.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// LabelRoute names the Route an object was rendered from.
+	LabelRoute = "iter8.tools/route"
+)
+
+// Renderer renders the routing resources of one provider.
+type Renderer interface {
+	// Strategies lists the strategies the provider can render.
+	Strategies() []v1alpha1.Strategy
+	// Validate reports what the provider cannot render in a Route that is
+	// otherwise valid, with field paths.
+	Validate(r *v1alpha1.Route) field.ErrorList
+	// Render returns the provider's objects for a valid, defaulted plan, in
+	// a stable order, in the Route's namespace and labelled with
+	// LabelManagedBy and LabelRoute.
+	Render(p *Plan) ([]*unstructured.Unstructured, error)
+}
+
+// renderers holds the renderer of every provider.
+var renderers = map[v1alpha1.Provider]Renderer{
+	v1alpha1.ProviderIstio:           istio{},
+	v1alpha1.ProviderGatewayAPI:      gatewayAPI{},
+	v1alpha1.ProviderKServe:          kserve{},
+	v1alpha1.ProviderKServeModelMesh: modelMesh{},
+}
+
+// For returns the renderer of a provider.
+func For(p v1alpha1.Provider) (Renderer, bool) {
+	r, ok := renderers[p]
+	return r, ok
+}
+
+// ErrInvalid is wrapped by the errors Render returns for a Route that is
+// not valid: it cannot render until its spec changes.
+var ErrInvalid = errors.New("invalid Route")
+
+// Validate reports every problem of a Route with its field path: those of
+// Route.Validate, a strategy the provider does not support, and whatever
+// else the provider cannot render.
+func Validate(r *v1alpha1.Route) field.ErrorList {
+	errs := r.Validate()
+	rd, ok := renderers[r.Spec.Provider]
+	if !ok {
+		return errs // Route.Validate named the bad provider
+	}
+	if s := r.Spec.Strategy; s != "" && slices.Contains(v1alpha1.Strategies, s) && !slices.Contains(rd.Strategies(), s) {
+		errs = append(errs, &field.Error{
+			Type: field.ErrorTypeNotSupported, Field: "spec.strategy", BadValue: s,
+			Detail: fmt.Sprintf("provider %s supports %s", r.Spec.Provider, quoted(rd.Strategies())),
+		})
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	d := r.DeepCopy()
+	d.Default()
+	return rd.Validate(d)
+}
+
+// Plan is a Route resolved against the versions that are ready: the traffic
+// each version gets. Every provider renders the same plan, so traffic rules
+// are decided here once:
+//
+//   - Versions that are not ready get weight 0, no match and no mirror.
+//   - blue-green: the weights of the ready versions, as percentages that sum
+//     to 100.
+//   - canary and abn: the primary takes every request no match takes; each
+//     ready version gets its matches (canary) or the requests whose
+//     x-iter8-version header names it (abn).
+//   - mirror: the primary takes all requests; each ready version gets a copy
+//     of its weight's percentage of them.
+//   - When no ready version has any traffic, the primary takes it all, ready
+//     or not: traffic stays where it was rather than nowhere.
+type Plan struct {
+	// Route is the defaulted Route.
+	Route *v1alpha1.Route
+	// Primary is the index of the primary in Route.Spec.Versions.
+	Primary int
+	// Traffic is what each version gets, in the order of the Route's versions.
+	Traffic []v1alpha1.VersionStatus
+}
+
+// NewPlan resolves a defaulted, valid Route against the ready versions.
+func NewPlan(r *v1alpha1.Route, ready sets.Set[string]) *Plan {
+	s := &r.Spec
+	p := &Plan{Route: r, Primary: s.PrimaryIndex(), Traffic: make([]v1alpha1.VersionStatus, len(s.Versions))}
+	weights := make([]int32, len(s.Versions))
+	for i, v := range s.Versions {
+		t := &p.Traffic[i]
+		t.Name, t.Ready = v.Name, ready.Has(v.Name)
+		if !t.Ready || i == p.Primary && s.Strategy != v1alpha1.StrategyBlueGreen {
+			continue
+		}
+		switch s.Strategy {
+		case v1alpha1.StrategyBlueGreen:
+			if v.Weight != nil {
+				weights[i] = *v.Weight
+			}
+		case v1alpha1.StrategyCanary, v1alpha1.StrategyABN:
+			t.Matched = true
+		case v1alpha1.StrategyMirror:
+			if v.Weight != nil {
+				t.MirrorPercent = *v.Weight
+			}
+		}
+	}
+	if s.Strategy != v1alpha1.StrategyBlueGreen {
+		weights[p.Primary] = 100
+	}
+	percents := percentages(weights)
+	if percents == nil {
+		percents = make([]int32, len(weights))
+		percents[p.Primary] = 100
+	}
+	for i := range p.Traffic {
+		p.Traffic[i].Weight = percents[i]
+	}
+	return p
+}
+
+// percentages scales weights to whole percentages that sum to 100, giving
+// the points lost to rounding to the largest remainders (the first on a
+// tie). It returns nil when the weights sum to 0.
+func percentages(weights []int32) []int32 {
+	var sum int64
+	for _, w := range weights {
+		sum += int64(w)
+	}
+	if sum == 0 {
+		return nil
+	}
+	out := make([]int32, len(weights))
+	rem := make([]int64, len(weights))
+	left := int64(100)
+	for i, w := range weights {
+		out[i] = int32(int64(w) * 100 / sum)
+		rem[i] = int64(w) * 100 % sum
+		left -= int64(out[i])
+	}
+	order := make([]int, len(weights))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return int(rem[b] - rem[a]) })
+	for _, i := range order[:left] {
+		out[i]++
+	}
+	return out
+}
+
+// version returns the spec of the i-th version.
+func (p *Plan) version(i int) *v1alpha1.Version { return &p.Route.Spec.Versions[i] }
+
+// Output is a rendered Route.
+type Output struct {
+	// Objects are the routing resources, in a stable order.
+	Objects []*unstructured.Unstructured
+	// Traffic is what each version gets, in the order of the Route's
+	// versions: what the reconciler records in status.versions.
+	Traffic []v1alpha1.VersionStatus
+}
+
+// Summary describes the traffic in a line, e.g. "v1 80%, v2 20%",
+// "v1 100%, v2 by match" or "v1 100%, v2 mirrored 10%".
+func (o *Output) Summary() string {
+	parts := make([]string, 0, len(o.Traffic))
+	for _, t := range o.Traffic {
+		var s string
+		switch {
+		case t.Matched:
+			s = t.Name + " by match"
+		case t.MirrorPercent > 0:
+			s = fmt.Sprintf("%s mirrored %d%%", t.Name, t.MirrorPercent)
+		default:
+			s = fmt.Sprintf("%s %d%%", t.Name, t.Weight)
+		}
+		if !t.Ready {
+			s += " (not ready)"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// AllVersions returns the names of all the Route's versions: the ready set
+// when readiness is not checked, as by generate, which renders the declared
+// intent.
+func AllVersions(r *v1alpha1.Route) sets.Set[string] {
+	s := sets.New[string]()
+	for _, v := range r.Spec.Versions {
+		s.Insert(v.Name)
+	}
+	return s
+}
+
+// Render renders a Route for the versions in ready. It defaults a copy of
+// the Route, validates it (an error wrapping ErrInvalid lists every
+// problem), resolves the Plan and calls the provider's renderer. The Route
+// must have a namespace.
+func Render(r *v1alpha1.Route, ready sets.Set[string]) (*Output, error) {
+	if errs := Validate(r); len(errs) > 0 {
+		return nil, fmt.Errorf("%w %s: %w", ErrInvalid, r.Name, errs.ToAggregate())
+	}
+	if r.Namespace == "" {
+		return nil, fmt.Errorf("%w %s: %w", ErrInvalid, r.Name, field.Required(field.NewPath("metadata", "namespace"), "the namespace of the rendered objects"))
+	}
+	d := r.DeepCopy()
+	d.Default()
+	p := NewPlan(d, ready)
+	objs, err := renderers[d.Spec.Provider].Render(p)
+	if err != nil {
+		return nil, fmt.Errorf("rendering Route %s for %s: %w", d.Name, d.Spec.Provider, err)
+	}
+	return &Output{Objects: objs, Traffic: p.Traffic}, nil
+}
+
+// toUnstructured converts a typed object through its JSON form (which is
+// what the API server sees: Istio's types have protobuf JSON marshalers),
+// dropping the status and creationTimestamp that typed objects always carry.
+func toUnstructured(obj any) (*unstructured.Unstructured, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	delete(u.Object, "status")
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	return u, nil
+}
+
+// objectMeta is the metadata of a rendered object.
+func objectMeta(p *Plan, name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:      name,
+		Namespace: p.Route.Namespace,
+		Labels:    map[string]string{LabelManagedBy: "iter8", LabelRoute: p.Route.Name},
+	}
+}
+
+// convert turns typed objects into unstructured ones.
+func convert(objs ...any) ([]*unstructured.Unstructured, error) {
+	out := make([]*unstructured.Unstructured, 0, len(objs))
+	for _, o := range objs {
+		u, err := toUnstructured(o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// serviceHost is the cluster-local name of a Service in the Route's namespace.
+func serviceHost(p *Plan, name string) string {
+	return name + "." + p.Route.Namespace + ".svc.cluster.local"
+}
+
+// cookieRegex is an RE2 expression matching a Cookie header that holds the
+// cookie name=value, wherever it is in the header.
+func cookieRegex(c *v1alpha1.CookieMatch) string {
+	return `^(.*?;\s*)?` + regexp.QuoteMeta(c.Name) + "=" + regexp.QuoteMeta(c.Value) + `(;.*)?$`
+}
+
+// quoted lists values as "a", "b", "c".
+func quoted[T ~string](values []T) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,453 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Provider names the mesh or serving layer whose routing resources a Route
+// renders.
+// +kubebuilder:validation:Enum=istio;gateway-api;kserve;kserve-modelmesh
+type Provider string
+
+// The providers.
+const (
+	// ProviderIstio renders an Istio VirtualService (networking.istio.io/v1)
+	// to each version's Service, with DestinationRule subsets for versions
+	// that share a Service.
+	ProviderIstio Provider = "istio"
+	// ProviderGatewayAPI renders a Gateway API HTTPRoute, or a GRPCRoute
+	// when the protocol is grpc (gateway.networking.k8s.io/v1).
+	ProviderGatewayAPI Provider = "gateway-api"
+	// ProviderKServe renders an Istio VirtualService to each version's KServe
+	// InferenceService predictor (serverless mode), through the Knative
+	// local gateway.
+	ProviderKServe Provider = "kserve"
+	// ProviderKServeModelMesh renders an Istio VirtualService and
+	// ServiceEntry that route to KServe ModelMesh predictors by setting the
+	// mm-vmodel-id header.
+	ProviderKServeModelMesh Provider = "kserve-modelmesh"
+)
+
+// Providers lists every provider, in documentation order.
+var Providers = []Provider{ProviderIstio, ProviderGatewayAPI, ProviderKServe, ProviderKServeModelMesh}
+
+// Strategy says how traffic is shared between versions.
+// +kubebuilder:validation:Enum=blue-green;canary;mirror;abn
+type Strategy string
+
+// The strategies.
+const (
+	// StrategyBlueGreen splits traffic between versions by weight.
+	StrategyBlueGreen Strategy = "blue-green"
+	// StrategyCanary sends requests that match a version's header or
+	// cookie match to that version, and the rest to the primary.
+	StrategyCanary Strategy = "canary"
+	// StrategyMirror sends all traffic to the primary and copies a
+	// percentage of it (each version's weight) to the other versions; their
+	// responses are discarded.
+	StrategyMirror Strategy = "mirror"
+	// StrategyABN routes a request to the version named by its
+	// x-iter8-version header, which the app sets from the A/B/n service's
+	// assignment; requests without it, or naming a version that is not
+	// ready, go to the primary.
+	StrategyABN Strategy = "abn"
+)
+
+// Strategies lists every strategy, in documentation order.
+var Strategies = []Strategy{StrategyBlueGreen, StrategyCanary, StrategyMirror, StrategyABN}
+
+// Protocol is the application protocol of the app.
+// +kubebuilder:validation:Enum=http;grpc
+type Protocol string
+
+// The protocols.
+const (
+	// ProtocolHTTP is HTTP/1.1 or HTTP/2; the default.
+	ProtocolHTTP Protocol = "http"
+	// ProtocolGRPC is gRPC: the Gateway API renders a GRPCRoute, and
+	// kserve-modelmesh routes to the gRPC port.
+	ProtocolGRPC Protocol = "grpc"
+)
+
+// Protocols lists every protocol.
+var Protocols = []Protocol{ProtocolHTTP, ProtocolGRPC}
+
+// HeaderMatchType says how a header's value is compared.
+// +kubebuilder:validation:Enum=Exact;RegularExpression
+type HeaderMatchType string
+
+// The header match types; the names are those of the Gateway API.
+const (
+	// HeaderMatchExact matches a header whose value equals the given value;
+	// the default.
+	HeaderMatchExact HeaderMatchType = "Exact"
+	// HeaderMatchRegularExpression matches a header whose whole value
+	// matches the given RE2 regular expression.
+	HeaderMatchRegularExpression HeaderMatchType = "RegularExpression"
+)
+
+// HeaderMatchTypes lists every header match type.
+var HeaderMatchTypes = []HeaderMatchType{HeaderMatchExact, HeaderMatchRegularExpression}
+
+// VersionHeader is the header that names a version: every rendered route
+// sets it on responses to the version that served the request, and the abn
+// strategy routes requests by it.
+const VersionHeader = "x-iter8-version"
+
+// Route declares the versions of an app (or ML inference service) and how
+// traffic reaches them; iter8 renders the routing resources of a service
+// mesh from it.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=iter8
+// +kubebuilder:printcolumn:name="Provider",type=string,JSONPath=`.spec.provider`
+// +kubebuilder:printcolumn:name="Strategy",type=string,JSONPath=`.spec.strategy`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Route struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec declares the versions and how traffic reaches them.
+	Spec RouteSpec `json:"spec"`
+
+	// Status is what the reconciler last applied.
+	// +optional
+	Status RouteStatus `json:"status,omitempty"`
+}
+
+// RouteSpec declares the versions of an app and how traffic reaches them.
+//
+// The CEL rules below catch mistakes when a Route is created; Validate
+// checks the same and more, for files. Rules about the primary (the version
+// marked primary, else the first) have a branch for each case.
+//
+// +kubebuilder:validation:XValidation:rule="self.strategy != 'blue-green' || self.versions.exists(v, has(v.weight) && v.weight > 0)",message="blue-green needs a version with a weight above 0",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="self.strategy in ['blue-green', 'mirror'] || self.versions.all(v, !has(v.weight))",message="weight is used only by the blue-green and mirror strategies",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="self.strategy == 'canary' || self.versions.all(v, !has(v.match))",message="match is used only by the canary strategy",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="self.strategy != 'canary' || (self.versions.exists(v, has(v.primary) && v.primary) ? self.versions.all(v, (has(v.primary) && v.primary) != has(v.match)) : self.versions.all(v, (v.name == self.versions[0].name) != has(v.match)))",message="a canary needs a match on every version but the primary, and none on the primary",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="self.strategy != 'mirror' || (self.versions.exists(v, has(v.primary) && v.primary) ? self.versions.all(v, !(has(v.primary) && v.primary) || !has(v.weight)) : self.versions.all(v, v.name != self.versions[0].name || !has(v.weight)))",message="in a mirror the primary takes all traffic: weight is the percentage copied to each other version",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="self.provider in ['kserve', 'kserve-modelmesh'] ? !self.versions.exists(v, has(v.service)) : !self.versions.exists(v, has(v.inferenceService))",message="providers istio and gateway-api route to a version's service, kserve and kserve-modelmesh to its inferenceService",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="!(self.strategy == 'mirror' && self.provider in ['kserve', 'kserve-modelmesh'])",message="strategy mirror is not supported by providers kserve and kserve-modelmesh",fieldPath=".strategy"
+// +kubebuilder:validation:XValidation:rule="self.provider == 'gateway-api' || !has(self.parentRefs)",message="parentRefs are used only by provider gateway-api",fieldPath=".parentRefs"
+// +kubebuilder:validation:XValidation:rule="self.provider != 'gateway-api' || !has(self.gateways)",message="gateways are not used by provider gateway-api: use parentRefs",fieldPath=".gateways"
+// +kubebuilder:validation:XValidation:rule="self.provider in ['gateway-api', 'kserve-modelmesh'] || !has(self.port)",message="port is used only by providers gateway-api and kserve-modelmesh",fieldPath=".port"
+// +kubebuilder:validation:XValidation:rule="self.provider == 'istio' || self.versions.all(v, !has(v.service) || !has(v.service.labels))",message="service labels (DestinationRule subsets) are used only by provider istio",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="!has(self.protocol) || self.protocol != 'grpc' || self.versions.all(v, !has(v.match) || v.match.all(m, !has(m.cookie)))",message="gRPC has no cookies: match a header",fieldPath=".versions"
+type RouteSpec struct {
+	// App names the app; the rendered objects are named after it.
+	// Default: metadata.name.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	App string `json:"app,omitempty"`
+
+	// Hosts are the host names clients use to reach the app. Default for
+	// istio and kserve: <app>.<namespace>.svc.cluster.local; for
+	// kserve-modelmesh: <app>.<namespace>, <app>.<namespace>.svc and
+	// <app>.<namespace>.svc.cluster.local; for gateway-api: none (the
+	// HTTPRoute's hostnames are left to its parents).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=253
+	Hosts []string `json:"hosts,omitempty"`
+
+	// Port is the port clients use. gateway-api: the port of the default
+	// parent, the app's Service (none: every port). kserve-modelmesh: the
+	// serving port (default 8033 for grpc, 8008 for http). Not used by
+	// other providers.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port *int32 `json:"port,omitempty"`
+
+	// Protocol is the app's protocol: http (default) or grpc.
+	// +optional
+	// +kubebuilder:default=http
+	Protocol Protocol `json:"protocol,omitempty"`
+
+	// Provider is the mesh or serving layer whose resources are rendered:
+	// istio, gateway-api, kserve or kserve-modelmesh.
+	Provider Provider `json:"provider"`
+
+	// Strategy says how traffic is shared: blue-green, canary, mirror or
+	// abn.
+	Strategy Strategy `json:"strategy"`
+
+	// Gateways are the Istio gateways (namespace/name) the VirtualService
+	// applies to; "mesh" means the sidecars. Default: the sidecars only; for
+	// kserve: knative-serving/knative-local-gateway and mesh. Not used by
+	// gateway-api.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	Gateways []string `json:"gateways,omitempty"`
+
+	// ParentRefs are the Gateway API parents (Gateways, or Services for
+	// in-mesh routing) the route attaches to. Default: the app's Service,
+	// <app>, for in-mesh (GAMMA) routing. Used only by gateway-api.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	ParentRefs []ParentReference `json:"parentRefs,omitempty"`
+
+	// Versions are the versions of the app. The primary (the one marked
+	// primary, else the first) takes the traffic no other rule takes, and
+	// all traffic when no version is ready.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.filter(v, has(v.primary) && v.primary).size() <= 1",message="at most one version may be primary"
+	Versions []Version `json:"versions"`
+}
+
+// ParentReference names a Gateway API parent of the rendered route.
+type ParentReference struct {
+	// Group of the parent. Default: gateway.networking.k8s.io; "" with
+	// kind Service.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Group *string `json:"group,omitempty"`
+	// Kind of the parent. Default: Gateway.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Kind *string `json:"kind,omitempty"`
+	// Namespace of the parent. Default: the Route's.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace *string `json:"namespace,omitempty"`
+	// Name of the parent.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// SectionName selects a listener of a Gateway or a port name of a
+	// Service.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	SectionName *string `json:"sectionName,omitempty"`
+	// Port selects a port of the parent.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port *int32 `json:"port,omitempty"`
+}
+
+// Version is one version of the app: its backend, its share of traffic, and
+// the objects whose readiness decides whether it may receive traffic.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.service) != has(self.inferenceService)",message="a version needs exactly one backend: service or inferenceService"
+type Version struct {
+	// Name identifies the version in the Route; responses it serves carry
+	// it in the x-iter8-version header.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Primary marks the version that takes the traffic no other rule
+	// takes. Default: the first version is the primary.
+	// +optional
+	Primary bool `json:"primary,omitempty"`
+
+	// Service is the version's backend for providers istio and gateway-api.
+	// +optional
+	Service *ServiceBackend `json:"service,omitempty"`
+
+	// InferenceService is the version's backend for providers kserve and
+	// kserve-modelmesh: a KServe InferenceService (a ModelMesh predictor
+	// for kserve-modelmesh) in the Route's namespace.
+	// +optional
+	InferenceService *InferenceServiceBackend `json:"inferenceService,omitempty"`
+
+	// Weight is, for blue-green, the version's relative share of traffic
+	// (rendered as a percentage of the weights of the ready versions); for
+	// mirror, the percentage of the primary's requests copied to this
+	// version. Not used by the other strategies.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Weight *int32 `json:"weight,omitempty"`
+
+	// Match selects the requests a canary sends to this version: a request
+	// that satisfies any one of the matches. Used only by canary, on every
+	// version but the primary.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	Match []Match `json:"match,omitempty"`
+
+	// Readiness lists the objects that must be ready before the version
+	// receives traffic. With none, the version is ready.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Readiness []ObjectReference `json:"readiness,omitempty"`
+}
+
+// ServiceBackend is a Kubernetes Service in the Route's namespace.
+type ServiceBackend struct {
+	// Name of the Service.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+	// Port of the Service that serves the version.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+	// Labels select the version's pods when versions share a Service
+	// (istio renders DestinationRule subsets). Default: version: <name>.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=16
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// InferenceServiceBackend is a KServe InferenceService in the Route's
+// namespace.
+type InferenceServiceBackend struct {
+	// Name of the InferenceService.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+}
+
+// Match selects requests by headers and a cookie; a request matches when
+// all of them do.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.headers) || has(self.cookie)",message="a match needs headers or a cookie"
+type Match struct {
+	// Headers the request must carry.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	Headers []HeaderMatch `json:"headers,omitempty"`
+	// Cookie the request must carry.
+	// +optional
+	Cookie *CookieMatch `json:"cookie,omitempty"`
+}
+
+// HeaderMatch is a condition on one request header.
+type HeaderMatch struct {
+	// Name of the header (case-insensitive).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+\-.^_\x60|~]+$`
+	Name string `json:"name"`
+	// Value to compare with.
+	// +kubebuilder:validation:MaxLength=4096
+	Value string `json:"value"`
+	// Type is Exact (default) or RegularExpression (RE2, whole value).
+	// +optional
+	Type HeaderMatchType `json:"type,omitempty"`
+}
+
+// CookieMatch is a condition on one cookie: the request's Cookie header
+// holds name=value.
+type CookieMatch struct {
+	// Name of the cookie.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+\-.^_\x60|~]+$`
+	Name string `json:"name"`
+	// Value of the cookie, compared exactly.
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:Pattern=`^[^;,\s"\\]*$`
+	Value string `json:"value"`
+}
+
+// ObjectReference names an object whose readiness gates a version.
+type ObjectReference struct {
+	// APIVersion of the object, e.g. apps/v1.
+	// +kubebuilder:validation:MinLength=1
+	APIVersion string `json:"apiVersion"`
+	// Kind of the object, e.g. Deployment.
+	// +kubebuilder:validation:MinLength=1
+	Kind string `json:"kind"`
+	// Name of the object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Namespace of the object. Default: the Route's.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+	// Condition is the type of a status condition that must be True. Default:
+	// the object's kstatus (Current).
+	// +optional
+	// +kubebuilder:validation:MaxLength=316
+	Condition string `json:"condition,omitempty"`
+}
+
+// RouteStatus is what the reconciler last applied.
+type RouteStatus struct {
+	// ObservedGeneration is the generation of the spec last reconciled.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions are Ready, Reconciling and Stalled, with the meanings
+	// Flux gives them (fluxcd/pkg/apis/meta).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Versions is the traffic each version was last given.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Versions []VersionStatus `json:"versions,omitempty"`
+
+	// LastRenderedRevision identifies the rendered objects last applied:
+	// the Git commit for a Git sink, a digest of the objects otherwise.
+	// +optional
+	LastRenderedRevision string `json:"lastRenderedRevision,omitempty"`
+}
+
+// VersionStatus is the traffic a version is given.
+type VersionStatus struct {
+	// Name of the version.
+	Name string `json:"name"`
+	// Ready is whether the version's readiness objects are all ready.
+	Ready bool `json:"ready"`
+	// Weight is the percentage of the requests no match takes that the
+	// version serves.
+	Weight int32 `json:"weight"`
+	// Matched is whether requests are routed to the version by a match:
+	// its canary match, or its name in the x-iter8-version header (abn).
+	// +optional
+	Matched bool `json:"matched,omitempty"`
+	// MirrorPercent is the percentage of the primary's requests copied to
+	// the version (mirror).
+	// +optional
+	MirrorPercent int32 `json:"mirrorPercent,omitempty"`
+}
+
+// GetConditions returns the status conditions; with SetConditions it makes
+// a Route a conditions getter and setter for fluxcd/pkg/runtime.
+func (r *Route) GetConditions() []metav1.Condition { return r.Status.Conditions }
+
+// SetConditions replaces the status conditions.
+func (r *Route) SetConditions(c []metav1.Condition) { r.Status.Conditions = c }
+
+// +kubebuilder:object:root=true
+
+// RouteList is a list of Routes.
+type RouteList struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the Routes.
+	Items []Route `json:"items"`
+}
