@@ -236,3 +236,17 @@ func obj(apiVersion, kind, ns, name string, spec map[string]any) *unstructured.U
 	u.SetName(name)
 	return u
 }
+
+// BenchmarkStartStop measures how long a test package waits for its control
+// plane: start until /readyz answers ok, then stop.
+func BenchmarkStartStop(b *testing.B) {
+	for b.Loop() {
+		e, err := testenv.Start(context.Background(), testenv.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Stop(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
