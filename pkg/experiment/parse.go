@@ -1,69 +1,23 @@
 package experiment
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/iter8-tools/iter8/pkg/yamlstrict"
 )
 
 // Problem is one thing wrong with an experiment file.
-type Problem struct {
-	// Line is the line in the file (0 when unknown).
-	Line int
-	// Err names the field path and says what is allowed.
-	Err *field.Error
-}
-
-// String renders the problem as "file:line: field.path: what is wrong".
-func (p Problem) String(file string) string {
-	var b strings.Builder
-	b.WriteString(file)
-	if p.Line > 0 {
-		fmt.Fprintf(&b, ":%d", p.Line)
-	}
-	b.WriteString(": ")
-	if p.Err.Field != "" && p.Err.Field != "<nil>" {
-		b.WriteString(p.Err.Field + ": ")
-	}
-	// A Forbidden error's detail says it all ("unknown field; ...").
-	if p.Err.Type == field.ErrorTypeForbidden {
-		b.WriteString(p.Err.Detail)
-	} else {
-		b.WriteString(p.Err.ErrorBody())
-	}
-	return b.String()
-}
+type Problem = yamlstrict.Problem
 
 // ParseError lists every problem found in an experiment file.
-type ParseError struct {
-	// File is the file's name as given.
-	File string
-	// Problems are in file order.
-	Problems []Problem
-}
-
-func (e *ParseError) Error() string {
-	var b strings.Builder
-	if len(e.Problems) == 1 {
-		fmt.Fprintf(&b, "%s is not a valid experiment:", e.File)
-	} else {
-		fmt.Fprintf(&b, "%s is not a valid experiment (%d problems):", e.File, len(e.Problems))
-	}
-	for _, p := range e.Problems {
-		b.WriteString("\n  ")
-		b.WriteString(p.String(e.File))
-	}
-	return b.String()
-}
+type ParseError = yamlstrict.ParseError
 
 // ParseFile reads and parses an experiment file; see Parse.
 func ParseFile(path string, reg Registry) (*Experiment, error) {
@@ -80,59 +34,22 @@ func ParseFile(path string, reg Registry) (*Experiment, error) {
 // metrics no earlier task records) is reported at once, with its line and
 // field path, in a *ParseError.
 func Parse(name, dir string, data []byte, reg Registry) (*Experiment, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &ParseError{File: name, Problems: []Problem{{Err: field.Required(field.NewPath("apiVersion"), "the file is empty")}}}
-		}
-		return nil, fmt.Errorf("%s is not valid YAML: %w", name, err)
+	d := yamlstrict.NewDecoder(name, "experiment")
+	doc, err := d.Parse(data)
+	if err != nil {
+		return nil, err
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, &ParseError{File: name, Problems: []Problem{{Line: extra.Line, Err: field.Forbidden(nil, "a file holds one experiment; found a second YAML document")}}}
-	}
-
-	d := newDecoder()
 	exp := &Experiment{}
-	d.decode(&doc, reflect.ValueOf(exp).Elem(), nil)
-	exp.validate(d, &doc, dir, reg)
-	if len(d.errs) > 0 {
-		pe := &ParseError{File: name}
-		for _, e := range d.errs {
-			pe.Problems = append(pe.Problems, Problem{Line: lineOf(d.lines, e.Field), Err: e})
-		}
-		sortProblems(pe.Problems)
-		return nil, pe
+	d.Decode(doc, exp, nil)
+	exp.validate(d, doc, dir, reg)
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
 	return exp, nil
 }
 
-// lineOf returns the line of path, or of its nearest parent with a known line.
-func lineOf(lines map[string]int, path string) int {
-	for path != "" {
-		if l, ok := lines[path]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
-	}
-	return lines[""]
-}
-
-func sortProblems(ps []Problem) {
-	for i := 1; i < len(ps); i++ {
-		for j := i; j > 0 && ps[j].Line < ps[j-1].Line; j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
-	}
-}
-
-func (e *Experiment) validate(d *decoder, doc *yaml.Node, dir string, reg Registry) {
-	add := func(errs ...*field.Error) { d.errs = append(d.errs, errs...) }
+func (e *Experiment) validate(d *yamlstrict.Decoder, doc *yaml.Node, dir string, reg Registry) {
+	add := d.Add
 	if e.APIVersion != APIVersion {
 		add(field.NotSupported(field.NewPath("apiVersion"), e.APIVersion, []string{APIVersion}))
 	}
@@ -195,11 +112,11 @@ func (e *Experiment) validate(d *decoder, doc *yaml.Node, dir string, reg Regist
 		}
 		params := newTask()
 		withPath := p.Child("with")
-		before := len(d.errs)
+		var problems field.ErrorList
 		if n := findNode(doc, "spec", "tasks", i, "with"); n != nil {
-			d.decode(n, reflect.ValueOf(params).Elem(), withPath)
+			problems = d.Decode(n, params, withPath)
 		}
-		if len(d.errs) == before {
+		if len(problems) == 0 {
 			add(params.Validate(vc, withPath)...)
 		}
 		t.params = params

@@ -1,7 +1,8 @@
-package experiment
+package yamlstrict
 
 import (
 	"encoding"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -14,21 +15,32 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// decoder decodes YAML nodes into Go values strictly: unknown fields, wrong
-// types and bad values are collected, each with its field path, instead of
-// stopping at the first. Field names are the values' json tags. It records
-// the line of every path it visits so that later validation errors can name
-// the line too.
-type decoder struct {
-	errs  field.ErrorList
-	lines map[string]int
+var (
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// Decode decodes n (a document or any node in it) into v, a non-nil
+// pointer; path is n's field path (nil for the document). Struct fields are
+// matched by their json tags, inline (embedded) structs flattened; a value
+// whose type implements encoding.TextUnmarshaler is handed the scalar. A
+// value whose type implements json.Unmarshaler (e.g. metav1.Time) decodes
+// itself from JSON, so Decode neither judges nor sets it: decode the
+// document with sigs.k8s.io/yaml for those, as the API server would. Every
+// problem (unknown field, value of the wrong type, bad value) is recorded
+// with its path and line, and the value left as it is; Decode returns the
+// problems it found.
+func (d *Decoder) Decode(n *yaml.Node, v any, path *field.Path) field.ErrorList {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		panic(fmt.Sprintf("yamlstrict: Decode into %T, want a non-nil pointer", v))
+	}
+	before := len(d.errs)
+	d.decode(n, rv.Elem(), path)
+	return d.errs[before:len(d.errs):len(d.errs)]
 }
 
-func newDecoder() *decoder { return &decoder{lines: map[string]int{}} }
-
-var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
-
-// key is the path as a map key; the root is "".
+// key is the path as a key of lines; the root is "".
 func key(p *field.Path) string {
 	if p == nil {
 		return ""
@@ -36,13 +48,12 @@ func key(p *field.Path) string {
 	return p.String()
 }
 
-func (d *decoder) fail(path *field.Path, n *yaml.Node, msg string) {
-	d.lines[key(path)] = n.Line
+func (d *Decoder) fail(path *field.Path, n *yaml.Node, msg string) {
 	d.errs = append(d.errs, field.Invalid(path, shortValue(n), msg))
 }
 
 // decode decodes n into v, which must be settable.
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *field.Path) {
+func (d *Decoder) decode(n *yaml.Node, v reflect.Value, path *field.Path) {
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
@@ -59,6 +70,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *field.Path) {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
 		d.decode(n, v.Elem(), path)
+		return
+	}
+	// Before TextUnmarshaler: metav1.Time is both.
+	if reflect.PointerTo(v.Type()).Implements(jsonUnmarshaler) {
 		return
 	}
 	if reflect.PointerTo(v.Type()).Implements(textUnmarshaler) {
@@ -78,7 +93,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *field.Path) {
 			d.fail(path, n, err.Error())
 			return
 		}
-		v.Set(reflect.ValueOf(normalize(x)))
+		v.Set(reflect.ValueOf(x))
 	case reflect.Struct:
 		d.decodeStruct(n, v, path)
 	case reflect.Map:
@@ -87,14 +102,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *field.Path) {
 			return
 		}
 		if v.Type().Key().Kind() != reflect.String {
-			panic("decoder: only string map keys are supported")
+			panic("yamlstrict: only string map keys are supported")
 		}
 		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			key := n.Content[i].Value
+			k := n.Content[i].Value
 			elem := reflect.New(v.Type().Elem()).Elem()
-			d.decode(n.Content[i+1], elem, path.Key(key))
-			m.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), elem)
+			d.decode(n.Content[i+1], elem, path.Key(k))
+			m.SetMapIndex(reflect.ValueOf(k).Convert(v.Type().Key()), elem)
 		}
 		v.Set(m)
 	case reflect.Slice:
@@ -142,26 +157,26 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *field.Path) {
 		}
 		v.SetFloat(f)
 	default:
-		panic(fmt.Sprintf("decoder: unsupported kind %s", v.Kind()))
+		panic(fmt.Sprintf("yamlstrict: unsupported kind %s", v.Kind()))
 	}
 }
 
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path *field.Path) {
+func (d *Decoder) decodeStruct(n *yaml.Node, v reflect.Value, path *field.Path) {
 	if n.Kind != yaml.MappingNode {
 		d.fail(path, n, "must be a map")
 		return
 	}
 	fields := structFields(v.Type())
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		key, val := n.Content[i], n.Content[i+1]
-		idx, ok := fields[key.Value]
+		k, val := n.Content[i], n.Content[i+1]
+		idx, ok := fields[k.Value]
 		if !ok {
-			d.lines[path.Child(key.Value).String()] = key.Line
-			d.errs = append(d.errs, field.Forbidden(path.Child(key.Value),
+			d.lines[key(path.Child(k.Value))] = k.Line
+			d.errs = append(d.errs, field.Forbidden(path.Child(k.Value),
 				"unknown field; allowed fields: "+strings.Join(slices.Sorted(maps.Keys(fields)), ", ")))
 			continue
 		}
-		d.decode(val, v.FieldByIndex(idx), path.Child(key.Value))
+		d.decode(val, v.FieldByIndex(idx), path.Child(k.Value))
 	}
 }
 
@@ -203,24 +218,5 @@ func shortValue(n *yaml.Node) any {
 		return "a list"
 	default:
 		return ""
-	}
-}
-
-// normalize turns the map[string]interface{} values yaml.v3 produces into
-// JSON-compatible values (ints stay ints).
-func normalize(x any) any {
-	switch t := x.(type) {
-	case map[string]any:
-		for k, v := range t {
-			t[k] = normalize(v)
-		}
-		return t
-	case []any:
-		for i, v := range t {
-			t[i] = normalize(v)
-		}
-		return t
-	default:
-		return x
 	}
 }
