@@ -1,0 +1,366 @@
+//go:build linux
+
+package service_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/iter8-tools/iter8/pkg/abn/abnpb"
+	"github.com/iter8-tools/iter8/pkg/abn/sdk"
+	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
+	"github.com/iter8-tools/iter8/pkg/stats"
+)
+
+// The benchmarks run the service as a separate process (kubectl-iter8_abn
+// serve, the embedded store in a temporary folder) so that its CPU time,
+// read from /proc, is apart from the load generator's (this process).
+// Figures are reported per operation: server-µs/op is the service's CPU
+// (user + system) per call, client-µs/op this process's.
+
+// checkoutApps is the application of the benchmarks.
+const checkoutApps = "applications: [{name: checkout, versions: [{name: v1, weight: 50}, {name: v2, weight: 50}]}]"
+
+// benchService starts the service for a benchmark.
+func benchService(b *testing.B) *servicetest.Process {
+	b.Helper()
+	dir := b.TempDir()
+	apps := filepath.Join(dir, "apps.yaml")
+	if err := os.WriteFile(apps, []byte(checkoutApps), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	// ABN_BENCH_SERVER_ENV=K=V,... sets the service's environment, e.g.
+	// GOMAXPROCS or GOMEMLIMIT, to measure it configured otherwise.
+	if env := os.Getenv("ABN_BENCH_SERVER_ENV"); env != "" {
+		for _, kv := range strings.Split(env, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			b.Setenv(k, v)
+		}
+	}
+	return servicetest.StartProcess(b, "--apps", apps, "--store", "bolt:"+filepath.Join(dir, "abn.db"),
+		"--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0")
+}
+
+// clients opens n connections to addr.
+func clients(b *testing.B, addr string, n int) []abnpb.ABNClient {
+	b.Helper()
+	var cs []abnpb.ABNClient
+	for range n {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = conn.Close() })
+		cs = append(cs, abnpb.NewABNClient(conn))
+	}
+	// Connect and warm up before measuring.
+	for _, c := range cs {
+		if _, err := c.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: "warm-up"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return cs
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// measure runs f, and reports the service's and this process's CPU per op
+// and the rate achieved.
+func measure(b *testing.B, svc *servicetest.Process, unit string, f func()) {
+	b.Helper()
+	user0, sys0 := svc.CPU(b)
+	client0 := selfCPU()
+	start := time.Now()
+	b.ResetTimer()
+	f()
+	b.StopTimer()
+	elapsed := time.Since(start)
+	user, sys := svc.CPU(b)
+	user, sys = user-user0, sys-sys0
+	client := selfCPU() - client0
+	n := float64(b.N)
+	b.ReportMetric(float64((user+sys).Microseconds())/n, "server-µs/op")
+	b.ReportMetric(float64(sys.Microseconds())/n, "server-sys-µs/op")
+	b.ReportMetric(float64(client.Microseconds())/n, "client-µs/op")
+	b.ReportMetric(n/elapsed.Seconds(), unit+"/s")
+}
+
+// BenchmarkLookupGRPC measures lookups of distinct users over gRPC.
+func BenchmarkLookupGRPC(b *testing.B) {
+	// saturation: 64 callers on 4 connections, as fast as they go.
+	b.Run("saturation", func(b *testing.B) {
+		svc := benchService(b)
+		cs := clients(b, svc.GRPC, 4)
+		measure(b, svc, "lookups", func() {
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for g := range 64 {
+				c := cs[g%len(cs)]
+				wg.Go(func() {
+					for {
+						i := next.Add(1)
+						if i > int64(b.N) {
+							return
+						}
+						if _, err := c.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i, 10)}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
+	})
+	// rate=10000: an open loop at 10,000 lookups/s. Latency is the time
+	// from sending a call to its answer; lateness, how late the load
+	// generator sent it (Go's timers and this process's scheduling), is
+	// reported apart so that a stall of the service would show in one or
+	// the other.
+	b.Run("rate=10000", func(b *testing.B) {
+		const rate = 10000
+		svc := benchService(b)
+		// One connection, as one front end with the SDK has.
+		cs := clients(b, svc.GRPC, 1)
+		recorders := make([]*stats.Recorder, 32)
+		late := make([]*stats.Recorder, len(recorders))
+		measure(b, svc, "lookups", func() {
+			start := time.Now()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for g := range recorders {
+				r, l := stats.NewRecorder(), stats.NewRecorder()
+				recorders[g], late[g] = r, l
+				c := cs[g%len(cs)]
+				wg.Go(func() {
+					for {
+						i := next.Add(1) - 1
+						if i >= int64(b.N) {
+							return
+						}
+						due := start.Add(time.Duration(i) * time.Second / rate)
+						time.Sleep(time.Until(due))
+						sent := time.Now()
+						if _, err := c.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i, 10)}); err != nil {
+							b.Error(err)
+							return
+						}
+						r.Record(float64(time.Since(sent).Microseconds()))
+						l.Record(float64(sent.Sub(due).Microseconds()))
+					}
+				})
+			}
+			wg.Wait()
+		})
+		h, lh := &stats.Histogram{}, &stats.Histogram{}
+		for g := range recorders {
+			h.Merge(recorders[g].Histogram())
+			lh.Merge(late[g].Histogram())
+		}
+		for _, p := range []float64{50, 99, 99.9} {
+			v, _ := h.Percentile(p)
+			b.ReportMetric(v, "p"+strconv.FormatFloat(p, 'f', -1, 64)+"-µs")
+		}
+		b.ReportMetric(h.Max, "max-µs")
+		p99late, _ := lh.Percentile(99)
+		b.ReportMetric(p99late, "p99-late-µs")
+		b.ReportMetric(serverP99(b, svc), "server-p99-≤µs")
+	})
+}
+
+// BenchmarkWriteMetricGRPC measures metric writes to the embedded store,
+// and fails on any loss.
+func BenchmarkWriteMetricGRPC(b *testing.B) {
+	// sdk: the SDK's asynchronous batches (500 values), written by 8
+	// goroutines, then flushed.
+	b.Run("sdk", func(b *testing.B) {
+		svc := benchService(b)
+		c, err := sdk.New(svc.GRPC, sdk.WithFlushInterval(50*time.Millisecond), sdk.WithMaxPending(1<<22))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		measure(b, svc, "writes", func() {
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Go(func() {
+					for {
+						i := next.Add(1)
+						if i > int64(b.N) {
+							return
+						}
+						if err := c.WriteMetric(context.Background(), "checkout", "user-"+strconv.FormatInt(i%50000, 10), "sales", 1); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if err := c.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		})
+		checkStored(b, c, int64(b.N))
+	})
+	// unary: one durable WriteMetric call per value, 64 callers on 4
+	// connections; the store commits what queues during a commit together.
+	b.Run("unary", func(b *testing.B) {
+		svc := benchService(b)
+		cs := clients(b, svc.GRPC, 4)
+		measure(b, svc, "writes", func() {
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for g := range 64 {
+				c := cs[g%len(cs)]
+				wg.Go(func() {
+					for {
+						i := next.Add(1)
+						if i > int64(b.N) {
+							return
+						}
+						req := &abnpb.WriteMetricRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i%50000, 10), Metric: "sales", Value: 1}
+						if _, err := c.WriteMetric(context.Background(), req); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
+		c, err := sdk.New(svc.GRPC)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		checkStored(b, c, int64(b.N))
+	})
+}
+
+// serverP99 reads the service's own histogram of Lookup times (from
+// receiving a call to returning its answer to gRPC) and returns the upper
+// bound of the bucket that holds its 99th percentile.
+func serverP99(b *testing.B, svc *servicetest.Process) float64 {
+	b.Helper()
+	resp, err := http.Get("http://" + svc.HTTP + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, m := range families["abn_request_duration_seconds"].GetMetric() {
+		if m.GetLabel()[0].GetValue() != "Lookup" {
+			continue
+		}
+		h := m.GetHistogram()
+		for _, bucket := range h.GetBucket() {
+			if float64(bucket.GetCumulativeCount()) >= 0.99*float64(h.GetSampleCount()) {
+				return bucket.GetUpperBound() * 1e6
+			}
+		}
+	}
+	b.Fatal("no histogram of Lookup in /metrics")
+	return 0
+}
+
+// checkStored fails unless exactly n values of sales are stored.
+func checkStored(b *testing.B, c *sdk.Client, n int64) {
+	b.Helper()
+	res, err := c.Results(context.Background(), "checkout")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var count int64
+	var sum float64
+	for _, v := range res.Versions {
+		for _, m := range v.Metrics {
+			count += m.Values.Count
+			sum += m.Values.Sum
+		}
+	}
+	if count != n || sum != float64(n) {
+		b.Fatalf("%d values summing to %g stored, want %d: values were lost", count, sum, n)
+	}
+}
+
+// BenchmarkDistinctUsers looks up b.N distinct users, a third of whom buy
+// (through the SDK), and reports the service's memory afterwards: run with
+// -benchtime=1000000x for a million users.
+func BenchmarkDistinctUsers(b *testing.B) {
+	svc := benchService(b)
+	cs := clients(b, svc.GRPC, 4)
+	c, err := sdk.New(svc.GRPC, sdk.WithMaxPending(1<<22))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	measure(b, svc, "users", func() {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 32 {
+			cl := cs[g%len(cs)]
+			wg.Go(func() {
+				for {
+					i := next.Add(1)
+					if i > int64(b.N) {
+						return
+					}
+					user := "user-" + strconv.FormatInt(i, 10)
+					if _, err := cl.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: user}); err != nil {
+						b.Error(err)
+						return
+					}
+					if i%3 == 0 {
+						if err := c.WriteMetric(context.Background(), "checkout", user, "sales", 10); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err := c.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	})
+	res, err := c.Results(context.Background(), "checkout")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var users int64
+	for _, v := range res.Versions {
+		users += v.Users
+	}
+	if users != int64(b.N)+1 { // and the warm-up user
+		b.Fatalf("%d users stored, want %d", users, b.N+1)
+	}
+	total, anon, file := svc.RSS(b)
+	b.ReportMetric(float64(total)/(1<<20), "rss-MiB")
+	b.ReportMetric(float64(anon)/(1<<20), "rss-anon-MiB")
+	b.ReportMetric(float64(file)/(1<<20), "rss-file-MiB")
+}

@@ -1,0 +1,204 @@
+package abn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/iter8-tools/iter8/pkg/abn/deploy"
+	"github.com/iter8-tools/iter8/pkg/cli"
+	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/pkg/version"
+)
+
+// FieldManager is the server-side apply field manager of deploy.
+const FieldManager = "iter8"
+
+// NoAppsWarning is printed by deploy without --apps: the service's
+// Route-backed applications are not in this build yet.
+const NoAppsWarning = "Warning: without --apps the service reads Routes, which this build cannot do yet: pass --apps FILE to serve a fixed set of applications"
+
+// DeployOptions are the options of deploy.
+type DeployOptions struct {
+	genericiooptions.IOStreams
+	// Flags are kubectl's configuration flags.
+	Flags *genericclioptions.ConfigFlags
+	// Deploy describes the objects (--name, --image, --replicas, --store,
+	// --store-password-secret, --storage-size, --storage-class).
+	Deploy deploy.Options
+	// AppsFile is an applications file to serve (--apps).
+	AppsFile string
+	// DryRun prints the objects instead of applying them (--dry-run).
+	DryRun bool
+	// OutDir writes the objects as a kustomize directory (--out).
+	OutDir string
+	// Output is -o yaml|json, for --dry-run.
+	Output *cli.OutputFlags
+}
+
+// NewDeployCommand returns the deploy command.
+func NewDeployCommand(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &DeployOptions{IOStreams: streams, Flags: f, Output: cli.NewOutputFlags(cli.OutputYAML, cli.OutputJSON)}
+	cmd := &cobra.Command{
+		Use:   "deploy [--store embedded|redis://HOST:PORT] [--replicas N] [--dry-run [-o yaml|json] | --out DIR]",
+		Short: "Deploy the A/B/n service into a namespace",
+		Long: `Deploy the A/B/n service into the namespace (-n): a ServiceAccount, a Role that may
+only read Routes and the Deployments, Services and InferenceServices their versions
+name, its RoleBinding, a Service (gRPC on 50051, HTTP on 8080) and a Deployment.
+
+The embedded store (the default) keeps data in a file on a PersistentVolumeClaim and
+serves one replica; with --store redis://HOST:PORT, several replicas share Redis.
+
+The objects are applied with server-side apply; --dry-run prints them instead, and
+--out DIR writes them as a kustomize directory for GitOps.`,
+		Example: `  kubectl iter8-abn deploy -n shop
+  kubectl iter8-abn deploy -n shop --store redis://redis.shop:6379 --replicas 3
+  kubectl iter8-abn deploy -n shop --dry-run -o yaml
+  kubectl iter8-abn deploy -n shop --out clusters/prod/shop/iter8-abn`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Deploy.Name, "name", "iter8-abn", "name of the objects")
+	fl.StringVar(&o.Deploy.Image, "image", deploy.DefaultImage(version.Version), "image of the service (entrypoint kubectl-iter8_abn)")
+	fl.Int32Var(&o.Deploy.Replicas, "replicas", 1, "replicas of the service; more than one needs a Redis --store")
+	fl.StringVar(&o.Deploy.Store, "store", deploy.StoreEmbedded, "store: embedded (a file on a PersistentVolumeClaim) or redis://HOST:PORT[/DB] (rediss:// for TLS)")
+	fl.StringVar(&o.Deploy.StorePasswordSecret, "store-password-secret", "", "Secret whose key \"password\" holds the Redis password")
+	fl.StringVar(&o.Deploy.StorageSize, "storage-size", "1Gi", "size of the embedded store's volume")
+	fl.StringVar(&o.Deploy.StorageClass, "storage-class", "", "storage class of the embedded store's volume (default: the cluster's)")
+	fl.StringVar(&o.AppsFile, "apps", "", "serve the applications of this file (a ConfigMap) instead of reading Routes")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "print the objects instead of applying them")
+	fl.StringVar(&o.OutDir, "out", "", "write the objects as a kustomize directory into DIR instead of applying them")
+	o.Output.AddFlags(cmd)
+	_ = cmd.MarkFlagFilename("apps", "yaml", "yml")
+	_ = cmd.MarkFlagDirname("out")
+	return cmd
+}
+
+// Complete resolves the namespace, reads the applications file and builds
+// the objects.
+func (o *DeployOptions) Complete() error {
+	ns, _, err := o.Flags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return fmt.Errorf("reading the kubeconfig: %w", err)
+	}
+	o.Deploy.Namespace = ns
+	if o.AppsFile != "" {
+		if o.Deploy.Apps, err = os.ReadFile(o.AppsFile); err != nil {
+			return fmt.Errorf("flag --apps: %w", err)
+		}
+	}
+	o.Deploy.Default()
+	return nil
+}
+
+// Validate checks the flags.
+func (o *DeployOptions) Validate() error {
+	var errs []error
+	if o.DryRun && o.OutDir != "" {
+		errs = append(errs, errors.New("flags --dry-run and --out cannot be used together"))
+	}
+	if err := o.Output.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := o.Deploy.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Run prints, writes or applies the objects.
+func (o *DeployOptions) Run(ctx context.Context) error {
+	objs, err := deploy.Objects(o.Deploy)
+	if err != nil {
+		return err
+	}
+	if len(o.Deploy.Apps) == 0 {
+		fmt.Fprintln(o.ErrOut, NoAppsWarning)
+	}
+	switch {
+	case o.DryRun:
+		return printObjects(o.Out, o.Output.Format, objs)
+	case o.OutDir != "":
+		if err := gitops.WriteDir(o.OutDir, objs); err != nil {
+			return fmt.Errorf("writing %s: %w", o.OutDir, err)
+		}
+		fmt.Fprintf(o.ErrOut, "wrote %d objects and a kustomization to %s\n", len(objs), o.OutDir)
+		return nil
+	}
+	return o.apply(ctx, objs)
+}
+
+// apply applies the objects with server-side apply, printing each as
+// kubectl apply --server-side does.
+func (o *DeployOptions) apply(ctx context.Context, objs []*unstructured.Unstructured) error {
+	cfg, err := o.Flags.ToRESTConfig()
+	if err != nil {
+		return fmt.Errorf("connecting to the cluster: %w", err)
+	}
+	mapper, err := o.Flags.ToRESTMapper()
+	if err != nil {
+		return fmt.Errorf("connecting to the cluster: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("connecting to the cluster: %w", err)
+	}
+	for _, obj := range objs {
+		gvk := obj.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return fmt.Errorf("finding the resource of %s: %w", gvk.Kind, err)
+		}
+		_, err = dyn.Resource(m.Resource).Namespace(obj.GetNamespace()).Apply(ctx, obj.GetName(), obj,
+			metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+		if err != nil {
+			return fmt.Errorf("applying %s %s: %w", gvk.Kind, obj.GetName(), err)
+		}
+		fmt.Fprintf(o.Out, "%s/%s serverside-applied\n", m.Resource.GroupResource().String(), obj.GetName())
+	}
+	return nil
+}
+
+// printObjects writes the objects as YAML documents or a JSON List.
+func printObjects(w io.Writer, format string, objs []*unstructured.Unstructured) error {
+	if format == cli.OutputJSON {
+		items := make([]any, len(objs))
+		for i, obj := range objs {
+			items[i] = obj.Object
+		}
+		return cli.PrintJSON(w, map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+	}
+	for i, obj := range objs {
+		b, err := gitops.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			if _, err := io.WriteString(w, "---\n"); err != nil {
+				return err
+			}
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package abn_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/iter8-tools/iter8/pkg/cmd/abn"
+)
+
+// kubeconfig writes a kubeconfig with a context whose namespace is ns, for
+// commands that do not reach a cluster.
+func kubeconfig(t *testing.T, dir, ns string) string {
+	t.Helper()
+	path := filepath.Join(dir, "kubeconfig")
+	doc := `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u, namespace: ` + ns + `}}]
+current-context: x
+`
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDeployDryRun(t *testing.T) {
+	dir := t.TempDir()
+	kc := kubeconfig(t, dir, "shop")
+	apps := filepath.Join(dir, "apps.yaml")
+	if err := os.WriteFile(apps, []byte("applications: [{name: checkout, versions: [{name: v1}, {name: v2}]}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		golden string
+		args   []string
+	}{
+		{"deploy-embedded.yaml", []string{"--dry-run"}},
+		{"deploy-embedded-apps.yaml", []string{"--dry-run", "-o", "yaml", "--apps", apps, "--storage-size", "5Gi", "--storage-class", "fast", "-n", "store"}},
+		{"deploy-redis.yaml", []string{"--dry-run", "--store", "redis://redis.shop:6379/2", "--store-password-secret", "redis", "--replicas", "3", "--image", "example.com/abn:v1"}},
+		{"deploy-redis.json", []string{"--dry-run", "-o", "json", "--store", "rediss://redis.shop:6380", "--replicas", "2", "--name", "abn-2"}},
+	}
+	for _, tc := range tests {
+		out, errOut, code := iter8(t, dir, append([]string{"deploy", "--kubeconfig", kc}, tc.args...)...)
+		wantErr := abn.NoAppsWarning + "\n"
+		if slices.Contains(tc.args, "--apps") {
+			wantErr = ""
+		}
+		if code != 0 || errOut != wantErr {
+			t.Fatalf("%v: exit %d, stderr %q", tc.args, code, errOut)
+		}
+		golden(t, tc.golden, out)
+	}
+}
+
+func TestDeployOut(t *testing.T) {
+	dir := t.TempDir()
+	kc := kubeconfig(t, dir, "shop")
+	outDir := filepath.Join(dir, "gitops", "abn")
+	_, errOut, code := iter8(t, dir, "deploy", "--kubeconfig", kc, "--out", outDir)
+	if code != 0 || errOut != abn.NoAppsWarning+"\nwrote 6 objects and a kustomization to "+outDir+"\n" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	entries, err := os.ReadDir(outDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	want := []string{"deployment-iter8-abn.yaml", "kustomization.yaml", "persistentvolumeclaim-iter8-abn-data.yaml",
+		"role-iter8-abn.yaml", "rolebinding-iter8-abn.yaml", "service-iter8-abn.yaml", "serviceaccount-iter8-abn.yaml"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+	b, err := os.ReadFile(filepath.Join(outDir, "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "deploy-out-kustomization.yaml", string(b))
+	// The files are the objects of --dry-run, one per file.
+	dry, _, _ := iter8(t, dir, "deploy", "--kubeconfig", kc, "--dry-run")
+	for _, n := range names {
+		if n == "kustomization.yaml" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(outDir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(dry, string(b)) {
+			t.Errorf("%s is not one of the objects of --dry-run:\n%s", n, b)
+		}
+	}
+}
+
+func TestDeployBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	kc := kubeconfig(t, dir, "shop")
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("applications: [{name: a, versions: []}]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--replicas", "2"}, "Error: flag --replicas is 2 but the embedded store serves one replica: pass --store redis://HOST:PORT for several\n"},
+		{[]string{"--replicas", "0"}, "Error: invalid value 0 for flag --replicas: must be at least 1\n"},
+		{[]string{"--store", "mysql://db"}, "Error: invalid value \"mysql://db\" for flag --store: allowed are embedded and redis://HOST:PORT[/DB] (or rediss://)\n"},
+		{[]string{"--store", "redis://:secret@redis:6379"}, "Error: flag --store holds a password: put it in a Secret (key \"password\") and pass --store-password-secret NAME\n"},
+		{[]string{"--store-password-secret", "s"}, "Error: flag --store-password-secret needs a Redis --store\n"},
+		{[]string{"--store", "redis://r:6379", "--storage-class", "fast"}, "Error: flag --storage-class is for the embedded store only\n"},
+		{[]string{"--storage-size", "lots"}, "Error: invalid value \"lots\" for flag --storage-size: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'\n"},
+		{[]string{"--name", "Abn_1"}, "Error: invalid value \"Abn_1\" for flag --name: a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')\n"},
+		{[]string{"--dry-run", "--out", "x"}, "Error: flags --dry-run and --out cannot be used together\n"},
+		{[]string{"--dry-run", "-o", "table"}, "Error: invalid value \"table\" for flag -o/--output: allowed values are yaml, json\n"},
+		{[]string{"--apps", "missing.yaml"}, "Error: flag --apps: open missing.yaml: no such file or directory\n"},
+		{[]string{"--apps", bad}, "Error: --apps is not a valid applications file:\n  applications[0].versions: must list at least one version\n"},
+		{[]string{"--replicas", "2", "--store", "redis://:pw@r"}, "Error: flag --store holds a password: put it in a Secret (key \"password\") and pass --store-password-secret NAME\n"},
+	}
+	for _, tc := range tests {
+		out, errOut, code := iter8(t, dir, append([]string{"deploy", "--kubeconfig", kc}, tc.args...)...)
+		if code != 1 || out != "" || errOut != tc.want {
+			t.Errorf("%v: exit %d, stdout %q, stderr:\n%s\nwant:\n%s", tc.args, code, out, errOut, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
+		t.Error("a refused deploy wrote --out")
+	}
+}
