@@ -48,8 +48,9 @@ build: ## Build bin/kubectl-iter8_{run,route,abn}
 	done
 
 .PHONY: controlplane
-controlplane: ## Build (once, cached by version) kube-apiserver, etcd, kubectl and kube-controller-manager for the tests
+controlplane: ## Build (once, cached by version) kube-apiserver, etcd, kubectl, kube-controller-manager and Flux for the tests
 	@hack/controlplane.sh kube-apiserver etcd kubectl kube-controller-manager >/dev/null
+	@hack/controlplane.sh source-controller kustomize-controller >/dev/null
 
 .PHONY: test
 test: controlplane ## Run all tests: unit, integration (real kube-apiserver + etcd) and e2e
@@ -102,7 +103,7 @@ fmt: ## Format the Go code
 .PHONY: tidy
 tidy: ## Tidy go.mod files
 	go mod tidy
-	@for d in hack/tools/*/; do (cd $$d && go mod tidy); done
+	@for d in hack/tools/*/; do (cd $$d && go mod tidy -e); done # -e: the proxy refuses a test-only dependency of Flux
 
 .PHONY: generate
 generate: $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(CONTROLLER_GEN) ## Run the code generators: Route deepcopy and CRD (controller-gen), protoc (apt-get install protobuf-compiler)

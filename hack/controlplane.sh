@@ -5,9 +5,12 @@
 #   hack/controlplane.sh [COMPONENT...]
 #
 # COMPONENT is kube-apiserver, etcd, kube-controller-manager, kube-scheduler or
-# kubectl (used by the end-to-end tests);
-# the default is kube-apiserver and etcd. A component already in the cache is
-# not built again. The cache is $ITER8_CACHE_DIR, else
+# kubectl (used by the end-to-end tests); the default is kube-apiserver and etcd.
+# Flux's source-controller and kustomize-controller (the end-to-end tests of the
+# route controller's Git sink) are built from hack/tools/flux into a folder of
+# their own, flux-VERSION, which is then the line printed; they cannot be asked
+# for together with the others. A component already in the cache is not built
+# again. The cache is $ITER8_CACHE_DIR, else
 # ${XDG_CACHE_HOME:-$HOME/.cache}/iter8. Progress goes to stderr; the folder
 # (usable as KUBEBUILDER_ASSETS) is the only line on stdout.
 set -euo pipefail
@@ -16,22 +19,27 @@ here=$(cd "$(dirname "$0")" && pwd)
 kube_version=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$here/tools/kube/go.mod")
 etcd_version=$(awk '$1 == "require" && $2 == "go.etcd.io/etcd/server/v3" {print $3}' "$here/tools/etcd/go.mod")
 cache=${ITER8_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/iter8}
+flux_version=$(awk '$1 == "github.com/fluxcd/source-controller" {print $2}' "$here/tools/flux/go.mod")
 out="$cache/controlplane/kubernetes-$kube_version-etcd-$etcd_version"
+flux_out="$cache/controlplane/flux-$flux_version"
 
 components=("$@")
 [ ${#components[@]} -gt 0 ] || components=(kube-apiserver etcd)
 
 say() { echo "controlplane: $*" >&2; }
 
-# build NAME MODULE_DIR PACKAGE LDFLAGS: go build with a heartbeat, since a cold
-# build of kube-apiserver takes ~17 minutes on 2 cores and prints nothing else.
+# build NAME MODULE_DIR PACKAGE LDFLAGS [OUT]: go build with a heartbeat, since a
+# cold build of kube-apiserver takes ~17 minutes on 2 cores and prints nothing else.
 build() {
-	local name=$1 dir=$2 pkg=$3 ldflags=$4
+	local name=$1 dir=$2 pkg=$3 ldflags=$4 dest=${5:-$out}
 	local log tmp start pid n
-	log=$(mktemp) tmp="$out/.$name.tmp"
+	mkdir -p "$dest"
+	log=$(mktemp) tmp="$dest/.$name.tmp"
 	start=$(date +%s)
-	say "building $name from $pkg (a cold build of kube-apiserver takes ~17 min on 2 cores, etcd ~2 min; later builds are skipped)"
-	(cd "$dir" && CGO_ENABLED=0 go build -v -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg") 2>"$log" &
+	say "building $name from $pkg (a cold build of kube-apiserver takes ~17 min on 2 cores, etcd ~2 min, the Flux controllers ~10 min; later builds are skipped)"
+	# stdout not inherited: a child the go command leaves behind (telemetry)
+	# would keep the caller's pipe open after this script ends.
+	(cd "$dir" && CGO_ENABLED=0 go build -v -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg") >/dev/null 2>"$log" &
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 30
@@ -47,7 +55,7 @@ build() {
 		return 1
 	fi
 	rm -f "$log"
-	mv "$tmp" "$out/$name"
+	mv "$tmp" "$dest/$name"
 	say "built $name in $(( $(date +%s) - start ))s"
 }
 
@@ -57,7 +65,26 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	kube_ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=$(echo "$kube_version" | cut -d. -f1 | tr -d v)"
 	kube_ldflags+=" -X $pkg.gitMinor=$(echo "$kube_version" | cut -d. -f2) -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
+printed=$out
 for c in "${components[@]}"; do
+	case $c in
+	source-controller | kustomize-controller)
+		if [ "$printed" != "$flux_out" ] && [ "$c" != "${components[0]}" ]; then
+			say "the Flux controllers are cached apart: ask for them alone"
+			exit 2
+		fi
+		printed=$flux_out
+		if [ -x "$flux_out/$c" ]; then
+			say "$c $flux_version is cached in $flux_out"
+		else
+			build "$c" "$here/tools/flux" "github.com/fluxcd/$c" "-s -w" "$flux_out"
+		fi
+		continue ;;
+	esac
+	if [ "$printed" = "$flux_out" ]; then
+		say "the Flux controllers are cached apart: ask for them alone"
+		exit 2
+	fi
 	if [ -x "$out/$c" ]; then
 		say "$c $([ "$c" = etcd ] && echo "$etcd_version" || echo "$kube_version") is cached in $out"
 		continue
@@ -68,8 +95,8 @@ for c in "${components[@]}"; do
 	etcd)
 		build etcd "$here/tools/etcd" go.etcd.io/etcd/server/v3 "-s -w" ;;
 	*)
-		say "unknown component \"$c\": allowed are kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubectl"
+		say "unknown component \"$c\": allowed are kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubectl, source-controller, kustomize-controller"
 		exit 2 ;;
 	esac
 done
-echo "$out"
+echo "$printed"

@@ -181,6 +181,19 @@ func TestCRDRejectsBadRoutes(t *testing.T) {
 			`spec.versions[0].name: Invalid value: "V1": spec.versions[0].name in body should match`, "spec.versions[0].name"},
 		{"service port out of range", "istio", "abn", func(s *v1alpha1.RouteSpec) { s.Versions[0].Service.Port = 70000 },
 			"should be less than or equal to 65535", "spec.versions[0].service.port"},
+		{"git sink without git", "istio", "abn", func(s *v1alpha1.RouteSpec) { s.Sink = &v1alpha1.Sink{Type: v1alpha1.SinkGit} },
+			"git settings are needed with type git, and only then", "spec.sink.git"},
+		{"git settings with apply", "istio", "abn", func(s *v1alpha1.RouteSpec) {
+			s.Sink = &v1alpha1.Sink{Type: v1alpha1.SinkApply, Git: &v1alpha1.GitSink{URL: "https://git.example.com/fleet", Path: "routing"}}
+		}, "git settings are needed with type git, and only then", "spec.sink.git"},
+		{"git URL with credentials", "istio", "abn", func(s *v1alpha1.RouteSpec) {
+			s.Sink = &v1alpha1.Sink{Type: v1alpha1.SinkGit, Git: &v1alpha1.GitSink{URL: "https://user:token@git.example.com/fleet", Path: "routing"}}
+		}, "spec.sink.git.url in body should match", "spec.sink.git.url"},
+		{"git path leaving the repository", "istio", "abn", func(s *v1alpha1.RouteSpec) {
+			s.Sink = &v1alpha1.Sink{Type: v1alpha1.SinkGit, Git: &v1alpha1.GitSink{URL: "https://git.example.com/fleet", Path: "apps/../../etc"}}
+		}, "path must stay inside the repository", "spec.sink.git.path"},
+		{"unknown sink", "istio", "abn", func(s *v1alpha1.RouteSpec) { s.Sink = &v1alpha1.Sink{Type: "s3"} },
+			`spec.sink.type: Unsupported value: "s3"`, "spec.sink.type"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -145,15 +145,37 @@ func IstioCRDs(ctx context.Context) (string, error) {
 	return filepath.Join(dir, "kubernetes", "customresourcedefinitions.gen.yaml"), nil
 }
 
+// FluxCRDs returns the folders of the CRDs of Flux's source-controller and
+// kustomize-controller in the Go module cache, at the versions pinned in
+// hack/tools/flux/go.mod (which builds them for the end-to-end tests).
+func FluxCRDs(ctx context.Context) ([]string, error) {
+	var dirs []string
+	for _, m := range []string{"github.com/fluxcd/source-controller", "github.com/fluxcd/kustomize-controller"} {
+		dir, err := toolsModuleDir(ctx, "flux", m)
+		if err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, filepath.Join(dir, "config", "crd", "bases"))
+	}
+	return dirs, nil
+}
+
 // moduleDir downloads (if needed) the module at the version pinned by the
 // CRD tools module and returns its folder in the module cache.
 func moduleDir(ctx context.Context, module string) (string, error) {
+	return toolsModuleDir(ctx, "crds", module)
+}
+
+// toolsModuleDir downloads (if needed) the module at the version pinned by
+// the tools module hack/tools/<tools> and returns its folder in the module
+// cache.
+func toolsModuleDir(ctx context.Context, tools, module string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", module)
-	cmd.Dir = filepath.Join(root, "hack", "tools", "crds")
+	cmd.Dir = filepath.Join(root, "hack", "tools", tools)
 	out, err := cmd.Output()
 	if err != nil {
 		var exit *exec.ExitError

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -148,7 +149,7 @@ func (o *GenerateOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.OutDir == "" {
-		return printObjects(o.Out, o.Output.Format, out)
+		return printObjects(o.Out, o.Output.Format, out.Objects)
 	}
 
 	var repo *gitops.Repository
@@ -212,16 +213,16 @@ func short(h plumbing.Hash) string { return h.String()[:7] }
 
 // printObjects writes the objects as a YAML stream, or as a JSON List (as
 // kubectl prints several objects).
-func printObjects(w io.Writer, format string, out *render.Output) error {
+func printObjects(w io.Writer, format string, objs []*unstructured.Unstructured) error {
 	if format == cli.OutputJSON {
-		items := make([]any, len(out.Objects))
-		for i, o := range out.Objects {
+		items := make([]any, len(objs))
+		for i, o := range objs {
 			items[i] = o.Object
 		}
 		return cli.PrintJSON(w, map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
 	}
 	var b strings.Builder
-	for i, o := range out.Objects {
+	for i, o := range objs {
 		y, err := gitops.Marshal(o)
 		if err != nil {
 			return err

@@ -21,6 +21,13 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.Command.AddCommand(
 		NewGenerateCommand(streams, root.ConfigFlags),
 		NewValidateCommand(streams),
+		NewControllerCommand(streams, root.ConfigFlags),
+		NewInstallCommand(streams, root.ConfigFlags),
+		NewStatusCommand(streams, root.ConfigFlags),
+		NewListCommand(streams, root.ConfigFlags),
+		NewSetWeightCommand(streams, root.ConfigFlags),
+		NewPromoteCommand(streams, root.ConfigFlags),
+		NewAbortCommand(streams, root.ConfigFlags),
 	)
 	return root.Command
 }

@@ -108,7 +108,17 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	testdata = filepath.Join(wd, "testdata")
-	os.Exit(m.Run())
+	// Tests that isolate HOME must still find the control plane's cache.
+	if os.Getenv("ITER8_CACHE_DIR") == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			panic(err)
+		}
+		os.Setenv("ITER8_CACHE_DIR", filepath.Join(cache, "iter8"))
+	}
+	code := m.Run()
+	stopClusterEnv()
+	os.Exit(code)
 }
 
 func TestGenerateWritesAKustomizeFolder(t *testing.T) {

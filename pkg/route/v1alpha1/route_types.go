@@ -206,6 +206,101 @@ type RouteSpec struct {
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:XValidation:rule="self.filter(v, has(v.primary) && v.primary).size() <= 1",message="at most one version may be primary"
 	Versions []Version `json:"versions"`
+
+	// Sink says where the reconciler writes the rendered routing: apply
+	// (the default) applies it to the cluster; git commits it to the Git
+	// repository that Flux applies.
+	// +optional
+	Sink *Sink `json:"sink,omitempty"`
+}
+
+// SinkType says where the reconciler writes the rendered routing.
+// +kubebuilder:validation:Enum=apply;git
+type SinkType string
+
+// The sink types.
+const (
+	// SinkApply applies the rendered objects with server-side apply, owned
+	// by the Route; the default.
+	SinkApply SinkType = "apply"
+	// SinkGit commits the rendered kustomize folder to a Git repository,
+	// which Flux (or another GitOps tool) applies.
+	SinkGit SinkType = "git"
+)
+
+// SinkTypes lists every sink type.
+var SinkTypes = []SinkType{SinkApply, SinkGit}
+
+// Sink says where the reconciler writes the rendered routing.
+//
+// +kubebuilder:validation:XValidation:rule="(has(self.type) && self.type == 'git') == has(self.git)",message="git settings are needed with type git, and only then",fieldPath=".git"
+type Sink struct {
+	// Type is apply (default) or git.
+	// +optional
+	// +kubebuilder:default=apply
+	Type SinkType `json:"type,omitempty"`
+
+	// Git is the repository the git sink commits to.
+	// +optional
+	Git *GitSink `json:"git,omitempty"`
+}
+
+// GitSink is a folder of a branch of a Git repository that Flux applies:
+// the reconciler commits the rendered kustomize folder there and pushes,
+// rebasing on other writers' commits, never forcing.
+type GitSink struct {
+	// URL of the repository, http:// or https://, without credentials
+	// (those go in the Secret of SecretRef).
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/@]+(/[^\s]*)?$`
+	URL string `json:"url"`
+
+	// Branch committed to. Default: main.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][-A-Za-z0-9._/]*$`
+	Branch string `json:"branch,omitempty"`
+
+	// Path is the folder, relative to the repository's root, that holds the
+	// rendered kustomize folder: the path of the Flux Kustomization.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^[-A-Za-z0-9._]+(/[-A-Za-z0-9._]+)*$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.]?(/|$)')",message="path must stay inside the repository: no '.' or '..' segments"
+	Path string `json:"path"`
+
+	// SecretRef names a Secret in the Route's namespace whose username and
+	// password (e.g. an access token) authenticate to the repository with
+	// HTTP basic auth, as for a Flux GitRepository. Default: none.
+	// +optional
+	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
+
+	// Kustomization names the Flux Kustomization that applies Path. When
+	// set, a commit counts as live only once the Kustomization's
+	// status.lastAppliedRevision holds it; otherwise once it is pushed.
+	// +optional
+	Kustomization *NamespacedObjectReference `json:"kustomization,omitempty"`
+}
+
+// LocalObjectReference names an object in the Route's namespace.
+type LocalObjectReference struct {
+	// Name of the object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// NamespacedObjectReference names an object, by default in the Route's
+// namespace.
+type NamespacedObjectReference struct {
+	// Name of the object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Namespace of the object. Default: the Route's.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // ParentReference names a Gateway API parent of the rendered route.
@@ -412,6 +507,39 @@ type RouteStatus struct {
 	// the Git commit for a Git sink, a digest of the objects otherwise.
 	// +optional
 	LastRenderedRevision string `json:"lastRenderedRevision,omitempty"`
+
+	// LastAppliedRevision is the revision last confirmed live: the digest
+	// once applied (apply sink); the commit once pushed, or once the Flux
+	// Kustomization reports a revision that holds it (git sink). The
+	// routing of Versions is live when it equals LastRenderedRevision.
+	// +optional
+	LastAppliedRevision string `json:"lastAppliedRevision,omitempty"`
+
+	// Inventory lists the objects the apply sink applied, so that those no
+	// longer rendered are pruned.
+	// +optional
+	// +listType=atomic
+	Inventory []ResourceReference `json:"inventory,omitempty"`
+
+	// Guarded lists the objects of non-primary versions that hold the
+	// controller's finalizer, so that it is removed once they no longer
+	// need it.
+	// +optional
+	// +listType=atomic
+	Guarded []ResourceReference `json:"guarded,omitempty"`
+}
+
+// ResourceReference identifies an object.
+type ResourceReference struct {
+	// APIVersion of the object.
+	APIVersion string `json:"apiVersion"`
+	// Kind of the object.
+	Kind string `json:"kind"`
+	// Namespace of the object; empty for the Route's.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// Name of the object.
+	Name string `json:"name"`
 }
 
 // VersionStatus is the traffic a version is given.
@@ -431,6 +559,9 @@ type VersionStatus struct {
 	// the version (mirror).
 	// +optional
 	MirrorPercent int32 `json:"mirrorPercent,omitempty"`
+	// Reason says why the version is not ready.
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // GetConditions returns the status conditions; with SetConditions it makes

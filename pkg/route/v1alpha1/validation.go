@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -131,7 +132,82 @@ func (r *Route) Validate() field.ErrorList {
 	}
 
 	errs = append(errs, s.validateVersions(spec.Child("versions"))...)
+	errs = append(errs, validateSink(s.Sink, spec.Child("sink"))...)
 	return errs
+}
+
+// gitURL is an http(s) URL without credentials, as the CRD's pattern.
+var gitURL = regexp.MustCompile(`^https?://[^\s/@]+(/[^\s]*)?$`)
+
+// gitBranch is a branch name the CRD accepts; Git refuses a few more.
+var gitBranch = regexp.MustCompile(`^[A-Za-z0-9][-A-Za-z0-9._/]*$`)
+
+// gitPath is a relative path without empty segments.
+var gitPath = regexp.MustCompile(`^[-A-Za-z0-9._]+(/[-A-Za-z0-9._]+)*$`)
+
+func validateSink(sink *Sink, p *field.Path) field.ErrorList {
+	if sink == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	switch sink.Type {
+	case "", SinkApply:
+		if sink.Git != nil {
+			errs = append(errs, field.Forbidden(p.Child("git"), "git settings are used only by sink type git"))
+		}
+		return errs
+	case SinkGit:
+	default:
+		return append(errs, field.NotSupported(p.Child("type"), sink.Type, SinkTypes))
+	}
+	g := sink.Git
+	gp := p.Child("git")
+	if g == nil {
+		return append(errs, field.Required(gp, "sink type git needs the repository's url and path"))
+	}
+	switch {
+	case g.URL == "":
+		errs = append(errs, field.Required(gp.Child("url"), "the repository's http:// or https:// URL"))
+	case !gitURL.MatchString(g.URL):
+		if u, err := url.Parse(g.URL); err == nil && u.User != nil {
+			errs = append(errs, field.Invalid(gp.Child("url"), "(redacted)", "must not hold credentials: put them in the Secret of secretRef"))
+		} else {
+			errs = append(errs, field.Invalid(gp.Child("url"), g.URL, "must be an http:// or https:// URL"))
+		}
+	}
+	if g.Branch != "" && (!gitBranch.MatchString(g.Branch) || strings.Contains(g.Branch, "..") || strings.HasSuffix(g.Branch, "/") || strings.HasSuffix(g.Branch, ".lock")) {
+		errs = append(errs, field.Invalid(gp.Child("branch"), g.Branch, "must be a Git branch name"))
+	}
+	switch {
+	case g.Path == "":
+		errs = append(errs, field.Required(gp.Child("path"), "the folder of the repository to write, relative to its root"))
+	case !gitPath.MatchString(g.Path) || slices.ContainsFunc(strings.Split(g.Path, "/"), func(s string) bool { return s == "." || s == ".." }):
+		errs = append(errs, field.Invalid(gp.Child("path"), g.Path, "must be a relative path inside the repository: letters, digits, '-', '_', '.' and '/', no '.' or '..' segments"))
+	}
+	if g.SecretRef != nil {
+		for _, msg := range validation.IsDNS1123Subdomain(g.SecretRef.Name) {
+			errs = append(errs, field.Invalid(gp.Child("secretRef", "name"), g.SecretRef.Name, msg))
+		}
+	}
+	if k := g.Kustomization; k != nil {
+		for _, msg := range validation.IsDNS1123Subdomain(k.Name) {
+			errs = append(errs, field.Invalid(gp.Child("kustomization", "name"), k.Name, msg))
+		}
+		if k.Namespace != "" {
+			for _, msg := range validation.IsDNS1123Label(k.Namespace) {
+				errs = append(errs, field.Invalid(gp.Child("kustomization", "namespace"), k.Namespace, msg))
+			}
+		}
+	}
+	return errs
+}
+
+// SinkType returns the sink type, apply when none is set.
+func (s *RouteSpec) SinkType() SinkType {
+	if s.Sink == nil || s.Sink.Type == "" {
+		return SinkApply
+	}
+	return s.Sink.Type
 }
 
 func (s *RouteSpec) validateVersions(path *field.Path) field.ErrorList {

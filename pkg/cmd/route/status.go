@@ -1,0 +1,381 @@
+package route
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/spf13/cobra"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/iter8-tools/iter8/pkg/cli"
+	"github.com/iter8-tools/iter8/pkg/reconcile"
+	"github.com/iter8-tools/iter8/pkg/render"
+	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
+)
+
+// RouteView is a Route's state as status and list print it.
+type RouteView struct {
+	// Name and Namespace of the Route.
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// Provider, Strategy and Sink (apply or git) of the Route.
+	Provider string `json:"provider"`
+	Strategy string `json:"strategy"`
+	Sink     string `json:"sink"`
+	// Ready is the status of the Ready condition: True, False or Unknown.
+	Ready string `json:"ready"`
+	// Reason and Message are those of the Ready condition.
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Stalled is true when the Route cannot be reconciled until its spec
+	// changes.
+	Stalled bool `json:"stalled,omitempty"`
+	// Current is true when the status is about the current generation.
+	Current bool `json:"current"`
+	// Revision is what was last rendered: a digest or a Git commit.
+	Revision string `json:"revision,omitempty"`
+	// AppliedRevision is the revision last confirmed live.
+	AppliedRevision string `json:"appliedRevision,omitempty"`
+	// Versions are the versions with their traffic.
+	Versions []VersionView `json:"versions"`
+	// Created is when the Route was created.
+	Created time.Time `json:"created"`
+}
+
+// VersionView is a version's state.
+type VersionView struct {
+	// Name of the version.
+	Name string `json:"name"`
+	// Ready is whether the controller found the version ready.
+	Ready bool `json:"ready"`
+	// Desired is the version's traffic as the spec declares it, every
+	// version taken as ready, e.g. "20%", "by match", "mirrored 10%".
+	Desired string `json:"desired"`
+	// Applied is the version's traffic in the routing last rendered.
+	Applied string `json:"applied"`
+	// Reason says why the version is not ready.
+	Reason string `json:"reason,omitempty"`
+}
+
+// traffic describes a version's traffic in a word.
+func traffic(t v1alpha1.VersionStatus) string {
+	switch {
+	case t.Matched:
+		return "by match"
+	case t.MirrorPercent > 0:
+		return fmt.Sprintf("mirrored %d%%", t.MirrorPercent)
+	}
+	return fmt.Sprintf("%d%%", t.Weight)
+}
+
+// viewOf summarises a Route.
+func viewOf(r *v1alpha1.Route) RouteView {
+	v := RouteView{
+		Name: r.Name, Namespace: r.Namespace, Provider: string(r.Spec.Provider), Strategy: string(r.Spec.Strategy),
+		Sink: string(r.Spec.SinkType()), Ready: string(metav1.ConditionUnknown),
+		Current:  r.Status.ObservedGeneration == r.Generation,
+		Revision: r.Status.LastRenderedRevision, AppliedRevision: r.Status.LastAppliedRevision,
+		Created: r.CreationTimestamp.UTC(),
+	}
+	if c := apimeta.FindStatusCondition(r.Status.Conditions, meta.ReadyCondition); c != nil {
+		v.Ready, v.Reason, v.Message = string(c.Status), c.Reason, c.Message
+	}
+	v.Stalled = apimeta.IsStatusConditionTrue(r.Status.Conditions, meta.StalledCondition)
+	desired := map[string]string{}
+	if errs := render.Validate(r); len(errs) == 0 {
+		d := r.DeepCopy()
+		d.Default()
+		for _, t := range render.NewPlan(d, render.AllVersions(d)).Traffic {
+			desired[t.Name] = traffic(t)
+		}
+	}
+	applied := map[string]v1alpha1.VersionStatus{}
+	for _, t := range r.Status.Versions {
+		applied[t.Name] = t
+	}
+	for _, sv := range r.Spec.Versions {
+		vv := VersionView{Name: sv.Name, Desired: desired[sv.Name], Applied: "-"}
+		if t, ok := applied[sv.Name]; ok {
+			vv.Ready, vv.Applied, vv.Reason = t.Ready, traffic(t), t.Reason
+		}
+		v.Versions = append(v.Versions, vv)
+	}
+	return v
+}
+
+// summary is the applied traffic in a line.
+func (v RouteView) summary() string {
+	parts := make([]string, len(v.Versions))
+	for i, vv := range v.Versions {
+		parts[i] = vv.Name + " " + vv.Applied
+	}
+	return strings.Join(parts, ", ")
+}
+
+// StatusOptions are the options of status.
+type StatusOptions struct {
+	genericiooptions.IOStreams
+	// ConfigFlags give the cluster and the namespace.
+	ConfigFlags *genericclioptions.ConfigFlags
+	// Name is the Route's name.
+	Name string
+	// Watch waits until the Route is Ready (-w).
+	Watch bool
+	// Timeout bounds the wait (--timeout); 0 waits for ever.
+	Timeout time.Duration
+	// Output is -o table|json|yaml.
+	Output *cli.OutputFlags
+	// Interval is how often the Route is read while watching.
+	Interval time.Duration
+
+	client    client.Client
+	namespace string
+}
+
+// NewStatusCommand returns the status command.
+func NewStatusCommand(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags) *cobra.Command {
+	o := &StatusOptions{IOStreams: streams, ConfigFlags: flags, Output: cli.NewOutputFlags(), Interval: 250 * time.Millisecond}
+	cmd := &cobra.Command{
+		Use:   "status NAME [-w] [--timeout D]",
+		Short: "Show a Route's versions: ready, traffic desired and applied, revision",
+		Long: `Show the state of the Route NAME: whether it is Ready, and for each version whether
+it is ready, the traffic the spec gives it (every version taken as ready) and the
+traffic of the routing last rendered, with the reason a version is not ready, and
+the revision (digest, or Git commit) last rendered and confirmed live.
+
+With -w, wait until the Route is Ready for its current spec, then print it and
+exit 0; exit 1 when it is Stalled (its spec must change) or --timeout passes.
+Progress goes to stderr.`,
+		Example: `  kubectl iter8-route status checkout -n shop
+  kubectl iter8-route status checkout -n shop -w --timeout 2m`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "wait until the Route is Ready; exit 1 if it is Stalled or --timeout passes")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "with -w, how long to wait (0: no limit)")
+	o.Output.AddFlags(cmd)
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *StatusOptions) Validate() error {
+	if o.Timeout < 0 {
+		return fmt.Errorf("invalid value %s for flag --timeout: must not be negative", o.Timeout)
+	}
+	if o.Timeout > 0 && !o.Watch {
+		return errors.New("flag --timeout needs -w/--watch: it bounds the wait")
+	}
+	return o.Output.Validate()
+}
+
+// Complete builds the client.
+func (o *StatusOptions) Complete() (err error) {
+	o.client, o.namespace, err = routeClient(o.ConfigFlags)
+	return err
+}
+
+// routeClient returns a client for Routes and the namespace of -n.
+func routeClient(flags *genericclioptions.ConfigFlags) (client.Client, string, error) {
+	ns, _, err := flags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the namespace: %w", err)
+	}
+	cfg, err := flags.ToRESTConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	scheme, err := reconcile.Scheme()
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	return c, ns, err
+}
+
+// Run prints the status, after waiting with -w.
+func (o *StatusOptions) Run(ctx context.Context) error {
+	key := client.ObjectKey{Namespace: o.namespace, Name: o.Name}
+	r := &v1alpha1.Route{}
+	if err := o.client.Get(ctx, key, r); err != nil {
+		return err
+	}
+	if o.Watch {
+		var err error
+		if r, err = o.wait(ctx, key); err != nil {
+			return err
+		}
+	}
+	v := viewOf(r)
+	if err := o.Output.Print(o.Out, v, func(w io.Writer) error { return printStatus(w, v) }); err != nil {
+		return err
+	}
+	if o.Watch && v.Stalled {
+		return &cli.ExitError{Code: 1, Err: fmt.Errorf("route %s/%s is stalled: %s", v.Namespace, v.Name, v.Message)}
+	}
+	return nil
+}
+
+// wait reads the Route until it is Ready for its generation or Stalled.
+func (o *StatusOptions) wait(ctx context.Context, key client.ObjectKey) (*v1alpha1.Route, error) {
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	tick := time.NewTicker(o.Interval)
+	defer tick.Stop()
+	last := ""
+	for {
+		r := &v1alpha1.Route{}
+		err := o.client.Get(ctx, key, r)
+		if err == nil {
+			v := viewOf(r)
+			if v.Current && (v.Ready == string(metav1.ConditionTrue) || v.Stalled) {
+				return r, nil
+			}
+			msg := fmt.Sprintf("waiting for route %s/%s: %s: %s", v.Namespace, v.Name, v.Reason, v.Message)
+			if !v.Current {
+				msg = fmt.Sprintf("waiting for route %s/%s: generation %d is not reconciled yet", v.Namespace, v.Name, r.Generation)
+			}
+			if msg != last {
+				fmt.Fprintln(o.ErrOut, msg)
+				last = msg
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, &cli.ExitError{Code: 1, Err: fmt.Errorf("timed out after %s waiting for route %s to be Ready", o.Timeout, key)}
+			}
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func printStatus(w io.Writer, v RouteView) error {
+	fmt.Fprintf(w, "Route:     %s/%s (%s, %s, sink %s)\n", v.Namespace, v.Name, v.Provider, v.Strategy, v.Sink)
+	ready := v.Ready
+	if v.Stalled {
+		ready += " (Stalled)"
+	} else if !v.Current {
+		ready += " (the current spec is not reconciled yet)"
+	}
+	fmt.Fprintf(w, "Ready:     %s %s\n", ready, v.Reason)
+	if v.Message != "" {
+		fmt.Fprintf(w, "Message:   %s\n", printers.EscapeTerminal(v.Message))
+	}
+	fmt.Fprintf(w, "Revision:  %s\n", orDash(v.Revision))
+	fmt.Fprintf(w, "Applied:   %s\n\n", orDash(v.AppliedRevision))
+	rows := make([][]string, len(v.Versions))
+	for i, vv := range v.Versions {
+		rows[i] = []string{vv.Name, boolWord(vv.Ready), vv.Desired, vv.Applied, vv.Reason}
+	}
+	return cli.Table(w, []string{"version", "ready", "desired", "applied", "reason"}, rows)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func boolWord(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}
+
+// ListOptions are the options of list.
+type ListOptions struct {
+	genericiooptions.IOStreams
+	// ConfigFlags give the cluster and the namespace.
+	ConfigFlags *genericclioptions.ConfigFlags
+	// AllNamespaces lists the Routes of every namespace (-A).
+	AllNamespaces bool
+	// Output is -o table|json|yaml.
+	Output *cli.OutputFlags
+	// Now is the time ages are computed from.
+	Now func() time.Time
+}
+
+// NewListCommand returns the list command.
+func NewListCommand(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags) *cobra.Command {
+	o := &ListOptions{IOStreams: streams, ConfigFlags: flags, Output: cli.NewOutputFlags(), Now: time.Now}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List Routes with their state and traffic",
+		Example: "  kubectl iter8-route list -n shop\n  kubectl iter8-route list -A -o yaml",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Output.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "list the Routes of every namespace")
+	o.Output.AddFlags(cmd)
+	return cmd
+}
+
+// Run lists the Routes.
+func (o *ListOptions) Run(ctx context.Context) error {
+	c, ns, err := routeClient(o.ConfigFlags)
+	if err != nil {
+		return err
+	}
+	var opts []client.ListOption
+	if !o.AllNamespaces {
+		opts = append(opts, client.InNamespace(ns))
+	}
+	var list v1alpha1.RouteList
+	if err := c.List(ctx, &list, opts...); err != nil {
+		return err
+	}
+	views := make([]RouteView, len(list.Items))
+	for i := range list.Items {
+		views[i] = viewOf(&list.Items[i])
+	}
+	return o.Output.Print(o.Out, views, func(w io.Writer) error {
+		headers := []string{"name", "provider", "strategy", "sink", "ready", "traffic", "age"}
+		if o.AllNamespaces {
+			headers = append([]string{"namespace"}, headers...)
+		}
+		rows := make([][]string, len(views))
+		for i, v := range views {
+			ready := v.Ready
+			if v.Stalled {
+				ready = "Stalled"
+			}
+			row := []string{v.Name, v.Provider, v.Strategy, v.Sink, ready, v.summary(), duration.HumanDuration(o.Now().Sub(v.Created))}
+			if o.AllNamespaces {
+				row = append([]string{v.Namespace}, row...)
+			}
+			rows[i] = row
+		}
+		return cli.Table(w, headers, rows)
+	})
+}

@@ -1,0 +1,280 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/iter8-tools/iter8/config/crd"
+	"github.com/iter8-tools/iter8/pkg/version"
+)
+
+// Install defaults.
+const (
+	// DefaultInstallNamespace is the namespace the controller is installed
+	// in by default.
+	DefaultInstallNamespace = "iter8-system"
+	// ImageRepository is where release images are published.
+	ImageRepository = "ghcr.io/iter8-tools/iter8"
+	// Binary is the command the controller's container runs.
+	Binary = "kubectl-iter8_route"
+	// MetricsPort serves the controller's Prometheus metrics.
+	MetricsPort = 8080
+	// HealthPort serves the controller's /healthz and /readyz.
+	HealthPort = 9440
+)
+
+// DefaultImage is the release image of this build.
+func DefaultImage() string {
+	tag := version.Version
+	if tag == "dev" {
+		tag = "latest"
+	}
+	return ImageRepository + ":" + tag
+}
+
+// InstallOptions shape the objects that install the controller.
+type InstallOptions struct {
+	// Namespace of the controller. Default: DefaultInstallNamespace.
+	Namespace string
+	// Namespaced limits the controller to Routes and objects of its own
+	// namespace, with a Role instead of a ClusterRole; the namespace is then
+	// not created.
+	Namespaced bool
+	// Image of the controller. Default: DefaultImage().
+	Image string
+	// Replicas of the controller, at least 1; one leads, the others wait.
+	Replicas int32
+	// ReadinessResources are group/resource pairs (e.g.
+	// "argoproj.io/rollouts") of readiness objects of kinds the controller
+	// is not granted by default: it gets read, watch and patch
+	// (finalizers) on them.
+	ReadinessResources []string
+}
+
+// Default fills in the defaults.
+func (o *InstallOptions) Default() {
+	if o.Namespace == "" {
+		o.Namespace = DefaultInstallNamespace
+	}
+	if o.Image == "" {
+		o.Image = DefaultImage()
+	}
+}
+
+// Validate reports every bad option.
+func (o *InstallOptions) Validate() error {
+	var errs []error
+	for _, msg := range validation.IsDNS1123Label(o.Namespace) {
+		errs = append(errs, fmt.Errorf("namespace %q: %s", o.Namespace, msg))
+	}
+	if o.Replicas < 1 {
+		errs = append(errs, fmt.Errorf("replicas must be at least 1, not %d", o.Replicas))
+	}
+	for _, gr := range o.ReadinessResources {
+		if _, _, ok := splitGroupResource(gr); !ok {
+			errs = append(errs, fmt.Errorf("readiness resource %q: must be group/resource, e.g. argoproj.io/rollouts (core/resource for the core group)", gr))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func splitGroupResource(gr string) (group, res string, ok bool) {
+	group, res, ok = strings.Cut(gr, "/")
+	if group == "core" {
+		group = ""
+	}
+	return group, res, ok && res != "" && !strings.Contains(res, "/")
+}
+
+// controllerName names the controller's objects: ServiceAccount, roles,
+// bindings, Deployment.
+const controllerName = "iter8-route-controller"
+
+// InstallObjects returns the objects that install the controller, in the
+// order to apply them: the CRD, the namespace, the ServiceAccount, the
+// least-privilege RBAC, the Deployment (leader-elected replicas) and the
+// metrics Service.
+//
+// The controller is granted: Routes (read, patch, status, finalizers);
+// the kinds it renders (server-side apply and prune); the kinds versions
+// name by default, Services, Deployments and KServe InferenceServices, plus
+// ReadinessResources (read, watch, and patch for its finalizer); Flux
+// Kustomizations (read); Secrets (get: the Git sinks' credentials); events;
+// and Leases in its own namespace.
+func InstallObjects(o InstallOptions) ([]*unstructured.Unstructured, error) {
+	o.Default()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	labels := map[string]string{"app.kubernetes.io/name": controllerName, "app.kubernetes.io/part-of": "iter8"}
+	meta := func(name string, namespaced bool) metav1.ObjectMeta {
+		m := metav1.ObjectMeta{Name: name, Labels: labels}
+		if namespaced {
+			m.Namespace = o.Namespace
+		}
+		return m
+	}
+	var objs []runtime.Object
+	crdObj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(crd.Routes, &crdObj.Object); err != nil {
+		return nil, fmt.Errorf("reading the Route CRD: %w", err)
+	}
+	out := []*unstructured.Unstructured{crdObj}
+	if !o.Namespaced {
+		objs = append(objs, &corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: meta(o.Namespace, false)})
+	}
+	objs = append(objs, &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(controllerName, true)})
+
+	rules := controllerRules(o.ReadinessResources)
+	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: controllerName, Namespace: o.Namespace}}
+	if o.Namespaced {
+		objs = append(objs,
+			&rbacv1.Role{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(controllerName, true), Rules: rules},
+			&rbacv1.RoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(controllerName, true),
+				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: controllerName}, Subjects: subject})
+	} else {
+		objs = append(objs,
+			&rbacv1.ClusterRole{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: meta(controllerName, false), Rules: rules},
+			&rbacv1.ClusterRoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: meta(controllerName, false),
+				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: controllerName}, Subjects: subject})
+	}
+	leaderName := controllerName + "-leader-election"
+	objs = append(objs,
+		&rbacv1.Role{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(leaderName, true), Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, Verbs: []string{"create"}},
+			{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, ResourceNames: []string{LeaderElectionID}, Verbs: []string{"get", "update"}},
+		}},
+		&rbacv1.RoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(leaderName, true),
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: leaderName}, Subjects: subject},
+		deployment(o, labels, meta(controllerName, true)),
+		&corev1.Service{
+			TypeMeta:   typeMeta("v1", "Service"),
+			ObjectMeta: meta(controllerName+"-metrics", true),
+			Spec: corev1.ServiceSpec{
+				Selector: map[string]string{"app.kubernetes.io/name": controllerName},
+				Ports:    []corev1.ServicePort{{Name: "http-metrics", Port: MetricsPort, TargetPort: intstr.FromString("http-metrics")}},
+			},
+		},
+	)
+	for _, obj := range objs {
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			return nil, err
+		}
+		u := &unstructured.Unstructured{Object: m}
+		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+		unstructured.RemoveNestedField(u.Object, "spec", "template", "metadata", "creationTimestamp")
+		delete(u.Object, "status")
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+func typeMeta(apiVersion, kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+}
+
+// controllerRules are the controller's permissions, least privilege.
+func controllerRules(readiness []string) []rbacv1.PolicyRule {
+	read := []string{"get", "list", "watch"}
+	guard := []string{"get", "list", "watch", "patch"}
+	rules := []rbacv1.PolicyRule{
+		{APIGroups: []string{"iter8.tools"}, Resources: []string{"routes"}, Verbs: []string{"get", "list", "watch", "patch"}},
+		{APIGroups: []string{"iter8.tools"}, Resources: []string{"routes/status"}, Verbs: []string{"get", "patch"}},
+		{APIGroups: []string{"iter8.tools"}, Resources: []string{"routes/finalizers"}, Verbs: []string{"update"}},
+		// What the renderers render: applied server-side, pruned.
+		{APIGroups: []string{"networking.istio.io"}, Resources: []string{"virtualservices", "destinationrules", "serviceentries"}, Verbs: []string{"get", "create", "patch", "delete"}},
+		{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"httproutes", "grpcroutes"}, Verbs: []string{"get", "create", "patch", "delete"}},
+		// Services are both: version backends (watched, guarded) and
+		// rendered (kserve's ExternalName Service).
+		{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+		// The objects versions name: watched, and guarded by the finalizer.
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: guard},
+		{APIGroups: []string{"serving.kserve.io"}, Resources: []string{"inferenceservices"}, Verbs: guard},
+		{APIGroups: []string{"kustomize.toolkit.fluxcd.io"}, Resources: []string{"kustomizations"}, Verbs: read},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}},
+		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	}
+	byGroup := map[string][]string{}
+	for _, gr := range readiness {
+		g, r, _ := splitGroupResource(gr)
+		byGroup[g] = append(byGroup[g], r)
+	}
+	groups := make([]string, 0, len(byGroup))
+	for g := range byGroup {
+		groups = append(groups, g)
+	}
+	slices.Sort(groups)
+	for _, g := range groups {
+		res := byGroup[g]
+		slices.Sort(res)
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: slices.Compact(res), Verbs: guard})
+	}
+	return rules
+}
+
+// deployment runs the controller: leader-elected replicas, non-root, a
+// read-only root file system with a scratch folder for Git clones.
+func deployment(o InstallOptions, labels map[string]string, meta metav1.ObjectMeta) *appsv1.Deployment {
+	args := []string{"controller", "--enable-leader-election", "--log-level=info",
+		fmt.Sprintf("--metrics-addr=:%d", MetricsPort), fmt.Sprintf("--health-addr=:%d", HealthPort), "--git-dir=/tmp/git"}
+	if o.Namespaced {
+		args = append(args, "--watch-namespace="+o.Namespace)
+	}
+	probe := func(path string) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("healthz")}}}
+	}
+	return &appsv1.Deployment{
+		TypeMeta:   typeMeta("apps/v1", "Deployment"),
+		ObjectMeta: meta,
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(o.Replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": controllerName}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"sidecar.istio.io/inject": "false"}},
+				Spec: corev1.PodSpec{
+					ServiceAccountName: controllerName,
+					SecurityContext:    &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+					Containers: []corev1.Container{{
+						Name:    "controller",
+						Image:   o.Image,
+						Command: []string{Binary},
+						Args:    args,
+						Ports: []corev1.ContainerPort{
+							{Name: "http-metrics", ContainerPort: MetricsPort},
+							{Name: "healthz", ContainerPort: HealthPort},
+						},
+						LivenessProbe:  probe("/healthz"),
+						ReadinessProbe: probe("/readyz"),
+						Resources: corev1.ResourceRequirements{
+							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+							Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("512Mi")},
+						},
+						SecurityContext: &corev1.SecurityContext{
+							AllowPrivilegeEscalation: ptr.To(false),
+							ReadOnlyRootFilesystem:   ptr.To(true),
+							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+						},
+						VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+					}},
+					Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+				},
+			},
+		},
+	}
+}
