@@ -31,7 +31,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		NewMetricsCommand(streams),
 		NewLookupCommand(streams),
 		NewWriteCommand(streams),
-		NewServeCommand(streams),
+		NewServeCommand(f, streams),
 	)
 	return root.Command
 }

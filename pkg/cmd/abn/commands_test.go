@@ -114,7 +114,7 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"metrics", "checkout", "--endpoint", srv.Addr, "-o", "wide"}, "Error: invalid value \"wide\" for flag -o/--output: allowed values are table, json, yaml\n"},
 		{[]string{"metrics", "checkout", "--timeout", "0s"}, "Error: invalid value 0s for flag --timeout: must be positive\n"},
 		{[]string{"metrics"}, "Error: accepts 1 arg(s), received 0\n"},
-		{[]string{"serve"}, "Error: flag --apps is required: the applications file (reading Routes from the cluster is not available yet)\n"},
+		{[]string{"serve", "--kubeconfig", "missing.yaml"}, "Error: without --apps the applications are read from Routes: stat missing.yaml: no such file or directory\n"},
 	}
 	for _, tc := range tests {
 		out, errOut, code := iter8(t, dir, tc.args...)

@@ -23,10 +23,6 @@ import (
 // FieldManager is the server-side apply field manager of deploy.
 const FieldManager = "iter8"
 
-// NoAppsWarning is printed by deploy without --apps: the service's
-// Route-backed applications are not in this build yet.
-const NoAppsWarning = "Warning: without --apps the service reads Routes, which this build cannot do yet: pass --apps FILE to serve a fixed set of applications"
-
 // DeployOptions are the options of deploy.
 type DeployOptions struct {
 	genericiooptions.IOStreams
@@ -129,9 +125,6 @@ func (o *DeployOptions) Run(ctx context.Context) error {
 	objs, err := deploy.Objects(o.Deploy)
 	if err != nil {
 		return err
-	}
-	if len(o.Deploy.Apps) == 0 {
-		fmt.Fprintln(o.ErrOut, NoAppsWarning)
 	}
 	switch {
 	case o.DryRun:

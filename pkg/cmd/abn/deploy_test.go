@@ -3,14 +3,11 @@ package abn_test
 import (
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/iter8-tools/iter8/pkg/cmd/abn"
 )
 
 // kubeconfig writes a kubeconfig with a context whose namespace is ns, for
@@ -49,11 +46,7 @@ func TestDeployDryRun(t *testing.T) {
 	}
 	for _, tc := range tests {
 		out, errOut, code := iter8(t, dir, append([]string{"deploy", "--kubeconfig", kc}, tc.args...)...)
-		wantErr := abn.NoAppsWarning + "\n"
-		if slices.Contains(tc.args, "--apps") {
-			wantErr = ""
-		}
-		if code != 0 || errOut != wantErr {
+		if code != 0 || errOut != "" {
 			t.Fatalf("%v: exit %d, stderr %q", tc.args, code, errOut)
 		}
 		golden(t, tc.golden, out)
@@ -65,7 +58,7 @@ func TestDeployOut(t *testing.T) {
 	kc := kubeconfig(t, dir, "shop")
 	outDir := filepath.Join(dir, "gitops", "abn")
 	_, errOut, code := iter8(t, dir, "deploy", "--kubeconfig", kc, "--out", outDir)
-	if code != 0 || errOut != abn.NoAppsWarning+"\nwrote 6 objects and a kustomization to "+outDir+"\n" {
+	if code != 0 || errOut != "wrote 6 objects and a kustomization to "+outDir+"\n" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	entries, err := os.ReadDir(outDir)

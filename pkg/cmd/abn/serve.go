@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
 
 	"github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/abn/service"
@@ -22,6 +24,10 @@ import (
 // ServeOptions are the options of serve.
 type ServeOptions struct {
 	genericiooptions.IOStreams
+	// Flags are kubectl's configuration flags: without --apps the
+	// service reads the Routes of the namespace (-n) with them (in a pod:
+	// its ServiceAccount).
+	Flags *genericclioptions.ConfigFlags
 	// GRPCAddress is where the gRPC API listens (--grpc-address).
 	GRPCAddress string
 	// HTTPAddress is where results, metrics and probes listen
@@ -35,22 +41,30 @@ type ServeOptions struct {
 	AssignmentFlushInterval time.Duration
 
 	apps abn.Applications
+	// cfg and namespace say where to read Routes, without --apps.
+	cfg       *rest.Config
+	namespace string
 }
 
 // NewServeCommand returns the serve command, which runs the service. It is
 // hidden: the Deployment of deploy runs it, and so do tests and local
 // trials.
-func NewServeCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &ServeOptions{IOStreams: streams}
+func NewServeCommand(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &ServeOptions{IOStreams: streams, Flags: f}
 	cmd := &cobra.Command{
-		Use:    "serve --apps FILE [--store URL]",
+		Use:    "serve [--apps FILE] [--store URL]",
 		Short:  "Run the A/B/n service",
 		Hidden: true,
 		Long: `Run the A/B/n service in this process: the gRPC API on --grpc-address, and results
 (/v1/results/APP), Prometheus metrics (/metrics) and probes (/healthz, /readyz) on
---http-address, until interrupted. The log goes to stderr.`,
-		Example: `  kubectl iter8-abn serve --apps apps.yaml --store bolt:abn.db`,
-		Args:    cobra.NoArgs,
+--http-address, until interrupted. The log goes to stderr.
+
+The applications are those of the applications file (--apps), else those of the
+Routes with the abn strategy in the namespace (-n), watched with the kubeconfig (in a
+pod: its ServiceAccount).`,
+		Example: `  kubectl iter8-abn serve --apps apps.yaml --store bolt:abn.db
+  kubectl iter8-abn serve -n shop --store bolt:abn.db`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Complete(); err != nil {
 				return err
@@ -72,8 +86,8 @@ func NewServeCommand(streams genericiooptions.IOStreams) *cobra.Command {
 
 // Validate checks the flags.
 func (o *ServeOptions) Validate() error {
-	if o.apps == nil {
-		return errors.New("flag --apps is required: the applications file (reading Routes from the cluster is not available yet)")
+	if o.apps == nil && o.cfg == nil {
+		return errors.New("no applications: pass --apps FILE, or a kubeconfig to read Routes with")
 	}
 	if o.AssignmentFlushInterval <= 0 {
 		return fmt.Errorf("invalid value %v for flag --assignment-flush-interval: must be positive", o.AssignmentFlushInterval)
@@ -81,9 +95,22 @@ func (o *ServeOptions) Validate() error {
 	return nil
 }
 
-// Complete reads the applications file, if any.
+// Complete reads the applications file, or else the client configuration
+// and namespace of the Routes.
 func (o *ServeOptions) Complete() error {
 	if o.AppsFile == "" {
+		if o.Flags == nil {
+			return nil
+		}
+		cfg, err := o.Flags.ToRESTConfig()
+		if err != nil {
+			return fmt.Errorf("without --apps the applications are read from Routes: %w", err)
+		}
+		ns, _, err := o.Flags.ToRawKubeConfigLoader().Namespace()
+		if err != nil {
+			return fmt.Errorf("without --apps the applications are read from Routes: %w", err)
+		}
+		o.cfg, o.namespace = cfg, ns
 		return nil
 	}
 	apps, err := abn.ReadAppsFile(o.AppsFile)
@@ -97,6 +124,15 @@ func (o *ServeOptions) Complete() error {
 // Run serves until ctx ends.
 func (o *ServeOptions) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(o.ErrOut, nil))
+	apps := o.apps
+	if apps == nil {
+		ra, err := abn.NewRouteApplications(ctx, o.cfg, o.namespace)
+		if err != nil {
+			return err
+		}
+		log.Info("reading applications from Routes", "namespace", o.namespace, "applications", ra.Names())
+		apps = ra
+	}
 	st, err := store.Open(ctx, o.Store)
 	if err != nil {
 		return err
@@ -113,7 +149,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("flag --http-address: %w", err)
 	}
 	tuneGC(ctx)
-	svc := service.New(o.apps, st, service.Options{AssignmentFlushInterval: o.AssignmentFlushInterval, Logger: log})
+	svc := service.New(apps, st, service.Options{AssignmentFlushInterval: o.AssignmentFlushInterval, Logger: log})
 	err = svc.Run(ctx, grpcLis, httpLis)
 	log.Info("stopped")
 	return err

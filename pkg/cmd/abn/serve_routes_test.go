@@ -1,0 +1,99 @@
+//go:build linux
+
+package abn_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+
+	abnpkg "github.com/iter8-tools/iter8/pkg/abn"
+	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
+	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
+	"github.com/iter8-tools/iter8/pkg/testenv"
+)
+
+// TestServeReadsRoutes runs serve without --apps, as deploy without --apps
+// runs it: with the ServiceAccount's token it reads the namespace's abn
+// Routes, and looks users up in their applications.
+func TestServeReadsRoutes(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.InstallCRDs(ctx, filepath.Join(root, "config", "crd", "iter8.tools_routes.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := env.CreateNamespace(ctx, "abn-serve-routes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := iter8(t, dir, "deploy", "--kubeconfig", env.Kubeconfig, "-n", ns); code != 0 {
+		t.Fatalf("deploy: exit %d: %s", code, errOut)
+	}
+	token, err := env.Token(ctx, ns, "iter8-abn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(dir, "sa.kubeconfig")
+	if err := env.WriteKubeconfig(kubeconfig, "iter8-abn", token); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, name := range []string{"v1", "v2"} {
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": name}, Ports: []corev1.ServicePort{{Port: 80}}},
+		}
+		if _, err := env.Client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	route := &v1alpha1.Route{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Route"},
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: ns},
+		Spec: v1alpha1.RouteSpec{
+			Provider: v1alpha1.ProviderIstio, Strategy: v1alpha1.StrategyABN,
+			Versions: []v1alpha1.Version{
+				{Name: "v1", Service: &v1alpha1.ServiceBackend{Name: "v1", Port: 80}},
+				{Name: "v2", Service: &v1alpha1.ServiceBackend{Name: "v2", Port: 80}},
+			},
+		},
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(route)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dynamic.NewForConfigOrDie(env.Config).Resource(abnpkg.RoutesResource).Namespace(ns).
+		Create(ctx, &unstructured.Unstructured{Object: m}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	svc := servicetest.StartProcess(t, "--grpc-address=127.0.0.1:0", "--http-address=127.0.0.1:0",
+		"--store=bolt:"+filepath.Join(dir, "abn.db"), "--kubeconfig", kubeconfig, "-n", ns)
+	if !strings.Contains(svc.Log(), "reading applications from Routes") {
+		t.Errorf("service log:\n%s", svc.Log())
+	}
+	a := abnpkg.App{Name: "checkout", Versions: []abnpkg.Version{{Name: "v1", Weight: 1, Ready: true}, {Name: "v2", Weight: 1, Ready: true}}}
+	for _, user := range []string{"ann", "bob", "cy", "dee"} {
+		i, _ := abnpkg.Assign(&a, user)
+		v := a.Versions[i].Name
+		out, errOut, code := iter8(t, dir, "lookup", "checkout", user, "--endpoint", svc.GRPC)
+		want := "VERSION   INDEX   HEADER\n" + v + "        " + string(rune('0'+i)) + "       x-iter8-version: " + v + "\n"
+		if code != 0 || out != want {
+			t.Errorf("lookup %s: exit %d:\n%s\nwant:\n%s\nstderr: %s", user, code, out, want, errOut)
+		}
+	}
+	if _, errOut, code := iter8(t, dir, "lookup", "cart", "ann", "--endpoint", svc.GRPC); code != 1 || errOut != "Error: application \"cart\" not found\n" {
+		t.Errorf("lookup cart: exit %d, stderr %q", code, errOut)
+	}
+	svc.Stop(t)
+}
