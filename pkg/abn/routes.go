@@ -33,27 +33,6 @@ var RoutesResource = v1alpha1.GroupVersion.WithResource("routes")
 // objects that decide its versions' readiness.
 const DefaultReadinessInterval = 2 * time.Second
 
-// Kinds whose readiness is judged by a condition rather than kstatus, as
-// the Route reconciler judges them (pkg/reconcile).
-var (
-	serviceGVK          = schema.GroupVersionKind{Version: "v1", Kind: "Service"}
-	inferenceServiceGVK = schema.GroupVersionKind{Group: "serving.kserve.io", Version: "v1beta1", Kind: "InferenceService"}
-	deploymentGK        = schema.GroupKind{Group: "apps", Kind: "Deployment"}
-)
-
-// defaultConditions are the conditions that make an object of a kind ready
-// when the Route names none (nil: kstatus); the same as the reconciler's,
-// so that the service assigns users to the versions the routing serves.
-func defaultConditions(gk schema.GroupKind) []string {
-	switch gk {
-	case deploymentGK:
-		return []string{"Available"}
-	case inferenceServiceGVK.GroupKind():
-		return []string{"Ready"}
-	}
-	return nil
-}
-
 // RouteApplications are the applications of the Routes with the abn
 // strategy in a namespace. Routes are watched; the readiness of the objects
 // their versions name (the backend, a Service or InferenceService, then
@@ -251,44 +230,24 @@ type objectState struct {
 // versionReady says whether every object the version names is ready;
 // known is false when one could not be read.
 func (r *RouteApplications) versionReady(ctx context.Context, route *v1alpha1.Route, v *v1alpha1.Version, objs map[objectRef]objectState) (ready, known bool) {
-	type check struct {
-		ref        objectRef
-		conditions []string
-	}
-	var checks []check
-	switch {
-	case v.Service != nil:
-		checks = append(checks, check{ref: objectRef{serviceGVK, route.Namespace, v.Service.Name}})
-	case v.InferenceService != nil:
-		checks = append(checks, check{ref: objectRef{inferenceServiceGVK, route.Namespace, v.InferenceService.Name}, conditions: defaultConditions(inferenceServiceGVK.GroupKind())})
-	}
-	for _, o := range v.Readiness {
-		gv, err := schema.ParseGroupVersion(o.APIVersion)
-		if err != nil {
-			return false, true
-		}
-		ns := o.Namespace
-		if ns == "" {
-			ns = route.Namespace
-		}
-		ref := objectRef{gv.WithKind(o.Kind), ns, o.Name}
-		conds := defaultConditions(ref.gvk.GroupKind())
-		if o.Condition != "" {
-			conds = []string{o.Condition}
-		}
-		checks = append(checks, check{ref: ref, conditions: conds})
+	// Judged as the Route reconciler judges them, so that users are only
+	// assigned to versions the routing serves.
+	checks, err := readiness.VersionChecks(route, v)
+	if err != nil {
+		return false, true
 	}
 	known = true
 	for _, c := range checks {
-		st, ok := objs[c.ref]
+		ref := objectRef{c.GVK, c.Namespace, c.Name}
+		st, ok := objs[ref]
 		if !ok {
-			st = r.read(ctx, c.ref)
-			objs[c.ref] = st
+			st = r.read(ctx, ref)
+			objs[ref] = st
 		}
 		switch {
 		case st.err != nil:
 			known = false
-		case !readiness.Of(st.obj, c.conditions).Ready:
+		case !readiness.Of(st.obj, c.Conditions).Ready:
 			// Not ready whatever the objects that could not be read say.
 			return false, true
 		}

@@ -30,6 +30,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/iter8-tools/iter8/pkg/readiness"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
@@ -199,7 +200,7 @@ func trimForCache(obj any) (any, error) {
 			m.SetAnnotations(a)
 		}
 	}
-	if u, ok := obj.(*unstructured.Unstructured); ok && u.GroupVersionKind().GroupKind() == deploymentGK {
+	if u, ok := obj.(*unstructured.Unstructured); ok && u.GroupVersionKind().GroupKind() == readiness.DeploymentGK {
 		unstructured.RemoveNestedField(u.Object, "spec", "template")
 	}
 	return obj, nil

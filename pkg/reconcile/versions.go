@@ -19,29 +19,8 @@ import (
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
-// Kinds a version names as its backend, and the Flux Kustomization.
-var (
-	serviceGVK          = schema.GroupVersionKind{Version: "v1", Kind: "Service"}
-	inferenceServiceGVK = schema.GroupVersionKind{Group: "serving.kserve.io", Version: "v1beta1", Kind: "InferenceService"}
-	kustomizationGVK    = schema.GroupVersionKind{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"}
-	deploymentGK        = schema.GroupKind{Group: "apps", Kind: "Deployment"}
-)
-
-// defaultConditions are the conditions that make an object of a kind ready
-// when the Route names none; nil means kstatus. A Deployment is ready while
-// it is Available for its current generation, also in the middle of a
-// rolling update (kstatus would call that InProgress and take its traffic
-// away); an InferenceService when Ready, which ModelMesh sets once the
-// predictor's model is Loaded.
-func defaultConditions(gk schema.GroupKind) []string {
-	switch gk {
-	case deploymentGK:
-		return []string{"Available"}
-	case inferenceServiceGVK.GroupKind():
-		return []string{"Ready"}
-	}
-	return nil
-}
+// The Flux Kustomization's kind.
+var kustomizationGVK = schema.GroupVersionKind{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"}
 
 // objectRef identifies an object.
 type objectRef struct {
@@ -89,23 +68,13 @@ type check struct {
 // versionChecks lists the objects a version names, with their checks: its
 // backend, then its readiness objects.
 func versionChecks(route *v1alpha1.Route, v *v1alpha1.Version) ([]check, error) {
-	var out []check
-	switch {
-	case v.Service != nil:
-		out = append(out, check{ref: objectRef{gvk: serviceGVK, namespace: route.Namespace, name: v.Service.Name}})
-	case v.InferenceService != nil:
-		out = append(out, check{ref: objectRef{gvk: inferenceServiceGVK, namespace: route.Namespace, name: v.InferenceService.Name}, conditions: defaultConditions(inferenceServiceGVK.GroupKind())})
+	checks, err := readiness.VersionChecks(route, v)
+	if err != nil {
+		return nil, err
 	}
-	for _, o := range v.Readiness {
-		ref, err := refOf(v1alpha1.ResourceReference{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}, route.Namespace)
-		if err != nil {
-			return nil, fmt.Errorf("version %s: readiness object %s %s: %w", v.Name, o.Kind, o.Name, err)
-		}
-		conds := defaultConditions(ref.gvk.GroupKind())
-		if o.Condition != "" {
-			conds = []string{o.Condition}
-		}
-		out = append(out, check{ref: ref, conditions: conds})
+	out := make([]check, len(checks))
+	for i, c := range checks {
+		out[i] = check{ref: objectRef{gvk: c.GVK, namespace: c.Namespace, name: c.Name}, conditions: c.Conditions}
 	}
 	return out, nil
 }
