@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
 
@@ -154,7 +155,7 @@ func TestRouteApplications(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "cart", Namespace: ns},
 		Spec: v1alpha1.RouteSpec{
 			Provider: v1alpha1.ProviderIstio, Strategy: v1alpha1.StrategyABN,
-			Versions: []v1alpha1.Version{abnVersion("v1"), abnVersion("v3"), {Name: "plain", Service: &v1alpha1.ServiceBackend{Name: "v1", Port: 80}}},
+			Versions: []v1alpha1.Version{weighted(abnVersion("v1"), 80), weighted(abnVersion("v3"), 10), weighted(v1alpha1.Version{Name: "plain", Service: &v1alpha1.ServiceBackend{Name: "v1", Port: 80}}, 10)},
 		},
 	})
 	// Not abn: not an application.
@@ -189,9 +190,9 @@ func TestRouteApplications(t *testing.T) {
 	}
 	cart, ok := apps.Application("cart")
 	wantCart := abn.App{Name: "cart", Baseline: "v1", Versions: []abn.Version{
-		{Name: "v1", Weight: 1, Ready: true},
-		{Name: "v3", Weight: 1, Ready: false},
-		{Name: "plain", Weight: 1, Ready: true},
+		{Name: "v1", Weight: 80, Ready: true},
+		{Name: "v3", Weight: 10, Ready: false},
+		{Name: "plain", Weight: 10, Ready: true},
 	}}
 	if diff := cmp.Diff(wantCart, cart); !ok || diff != "" {
 		t.Errorf("cart: found %v (-want +got):\n%s", ok, diff)
@@ -221,6 +222,16 @@ func TestRouteApplications(t *testing.T) {
 		t.Errorf("no user was assigned v2 once ready: %v", counts)
 	}
 
+	// A weight change in the Route changes the application's weights.
+	patch := []byte(`[{"op": "replace", "path": "/spec/versions/0/weight", "value": 20}]`)
+	if _, err := dyn.Resource(abn.RoutesResource).Namespace(ns).Patch(ctx, "cart", types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "cart's v1 weighs 20", func() bool {
+		a, _ := apps.Application("cart")
+		return len(a.Versions) == 3 && a.Versions[0].Weight == 20
+	})
+
 	if err := dyn.Resource(abn.RoutesResource).Namespace(ns).Delete(ctx, "checkout-route", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -242,4 +253,10 @@ func TestRouteApplicationsErrors(t *testing.T) {
 	if _, err := abn.NewRouteApplications(ctx, env.ConfigFor("not-a-token"), "default"); err == nil {
 		t.Error("unauthenticated: no error")
 	}
+}
+
+// weighted returns v with a weight.
+func weighted(v v1alpha1.Version, w int32) v1alpha1.Version {
+	v.Weight = ptr.To(w)
+	return v
 }

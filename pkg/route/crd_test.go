@@ -83,6 +83,8 @@ func valid(p v1alpha1.Provider, s v1alpha1.Strategy) *v1alpha1.Route {
 		r.Spec.Versions[1].Match = []v1alpha1.Match{{Headers: []v1alpha1.HeaderMatch{{Name: "x-beta", Value: "1"}}}}
 	case v1alpha1.StrategyMirror:
 		r.Spec.Versions[1].Weight = ptr.To[int32](10)
+	case v1alpha1.StrategyABN:
+		r.Spec.Versions[0].Weight, r.Spec.Versions[1].Weight = ptr.To[int32](70), ptr.To[int32](30)
 	}
 	return r
 }
@@ -162,7 +164,13 @@ func TestCRDRejectsBadRoutes(t *testing.T) {
 		{"port for istio", "istio", "abn", func(s *v1alpha1.RouteSpec) { s.Port = ptr.To[int32](80) },
 			"port is used only by providers gateway-api and kserve-modelmesh", "spec.port"},
 		{"weight in a canary", "istio", "canary", func(s *v1alpha1.RouteSpec) { s.Versions[0].Weight = ptr.To[int32](0) },
-			"weight is used only by the blue-green and mirror strategies", "spec.versions[0].weight"},
+			"weight is used only by the blue-green, mirror and abn strategies", "spec.versions[0].weight"},
+		{"weight on one abn version", "istio", "abn", func(s *v1alpha1.RouteSpec) { s.Versions[1].Weight = nil },
+			"give every version a weight, or none for equal shares", "spec.versions"},
+		{"abn weights all 0", "gateway-api", "abn", func(s *v1alpha1.RouteSpec) {
+			s.Versions[0].Weight, s.Versions[1].Weight = ptr.To[int32](0), ptr.To[int32](0)
+		},
+			"abn needs a version with a weight above 0", "spec.versions"},
 		{"match in blue-green", "istio", "blue-green", func(s *v1alpha1.RouteSpec) { s.Versions[1].Match = valid("istio", "canary").Spec.Versions[1].Match },
 			"match is used only by the canary strategy", "spec.versions[1].match"},
 		{"weight on the primary of a mirror", "gateway-api", "mirror", func(s *v1alpha1.RouteSpec) { s.Versions[0].Weight = ptr.To[int32](50) },

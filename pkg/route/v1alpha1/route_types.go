@@ -127,7 +127,9 @@ type Route struct {
 // marked primary, else the first) have a branch for each case.
 //
 // +kubebuilder:validation:XValidation:rule="self.strategy != 'blue-green' || self.versions.exists(v, has(v.weight) && v.weight > 0)",message="blue-green needs a version with a weight above 0",fieldPath=".versions"
-// +kubebuilder:validation:XValidation:rule="self.strategy in ['blue-green', 'mirror'] || self.versions.all(v, !has(v.weight))",message="weight is used only by the blue-green and mirror strategies",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="self.strategy in ['blue-green', 'mirror', 'abn'] || self.versions.all(v, !has(v.weight))",message="weight is used only by the blue-green, mirror and abn strategies",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="self.strategy != 'abn' || self.versions.all(v, has(v.weight)) || self.versions.all(v, !has(v.weight))",message="abn weights are shares of users: give every version a weight, or none for equal shares",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="self.strategy != 'abn' || !self.versions.exists(v, has(v.weight)) || self.versions.exists(v, has(v.weight) && v.weight > 0)",message="abn needs a version with a weight above 0",fieldPath=".versions"
 // +kubebuilder:validation:XValidation:rule="self.strategy == 'canary' || self.versions.all(v, !has(v.match))",message="match is used only by the canary strategy",fieldPath=".versions"
 // +kubebuilder:validation:XValidation:rule="self.strategy != 'canary' || (self.versions.exists(v, has(v.primary) && v.primary) ? self.versions.all(v, (has(v.primary) && v.primary) != has(v.match)) : self.versions.all(v, (v.name == self.versions[0].name) != has(v.match)))",message="a canary needs a match on every version but the primary, and none on the primary",fieldPath=".versions"
 // +kubebuilder:validation:XValidation:rule="self.strategy != 'mirror' || (self.versions.exists(v, has(v.primary) && v.primary) ? self.versions.all(v, !(has(v.primary) && v.primary) || !has(v.weight)) : self.versions.all(v, v.name != self.versions[0].name || !has(v.weight)))",message="in a mirror the primary takes all traffic: weight is the percentage copied to each other version",fieldPath=".versions"
@@ -364,7 +366,9 @@ type Version struct {
 	// Weight is, for blue-green, the version's relative share of traffic
 	// (rendered as a percentage of the weights of the ready versions); for
 	// mirror, the percentage of the primary's requests copied to this
-	// version. Not used by the other strategies.
+	// version; for abn, the version's relative share of the users the A/B/n
+	// service assigns (every version has a weight, or none does and all
+	// share equally). Not used by canary.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100

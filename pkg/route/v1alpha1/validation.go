@@ -220,7 +220,7 @@ func (s *RouteSpec) validateVersions(path *field.Path) field.ErrorList {
 	}
 	primary := s.PrimaryIndex()
 	seen := map[string]bool{}
-	anyWeight := false
+	anyWeight, weighted := false, 0
 	for i := range s.Versions {
 		v := &s.Versions[i]
 		p := path.Index(i)
@@ -246,12 +246,13 @@ func (s *RouteSpec) validateVersions(path *field.Path) field.ErrorList {
 			switch {
 			case *v.Weight < 0 || *v.Weight > 100:
 				errs = append(errs, field.Invalid(wp, *v.Weight, "must be between 0 and 100"))
-			case s.Strategy == StrategyCanary || s.Strategy == StrategyABN:
-				errs = append(errs, field.Forbidden(wp, "weight is used only by the blue-green and mirror strategies"))
+			case s.Strategy == StrategyCanary:
+				errs = append(errs, field.Forbidden(wp, "weight is used only by the blue-green, mirror and abn strategies"))
 			case s.Strategy == StrategyMirror && isPrimary:
 				errs = append(errs, field.Forbidden(wp, "in a mirror the primary takes all traffic: weight is the percentage copied to each other version"))
 			}
 			anyWeight = anyWeight || *v.Weight > 0
+			weighted++
 		}
 
 		mp := p.Child("match")
@@ -285,6 +286,14 @@ func (s *RouteSpec) validateVersions(path *field.Path) field.ErrorList {
 	}
 	if s.Strategy == StrategyBlueGreen && !anyWeight {
 		errs = append(errs, field.Invalid(path, fmt.Sprintf("%d versions", len(s.Versions)), "blue-green needs a version with a weight above 0"))
+	}
+	if s.Strategy == StrategyABN && weighted > 0 {
+		switch {
+		case weighted < len(s.Versions):
+			errs = append(errs, field.Invalid(path, fmt.Sprintf("%d of %d versions with a weight", weighted, len(s.Versions)), "abn weights are shares of users: give every version a weight, or none for equal shares"))
+		case !anyWeight:
+			errs = append(errs, field.Invalid(path, fmt.Sprintf("%d versions", len(s.Versions)), "abn needs a version with a weight above 0"))
+		}
 	}
 	return errs
 }
