@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	ctrlreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/iter8-tools/iter8/pkg/reconcile"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
@@ -268,6 +270,71 @@ func TestPrunesAndCleansUp(t *testing.T) {
 			t.Errorf("%T checkout-v2 still holds the finalizer", o)
 		}
 	}
+}
+
+// TestPrunesWhatTheAPIServerLists: the objects pruned are those the
+// Route's status lists on the API server, not in a cache that lags behind
+// it. Here the cache holds the new provider but the status from before the
+// VirtualService was applied (as when the provider changes right after the
+// first apply, before the status patch that lists it reaches the cache);
+// the VirtualService is pruned all the same.
+func TestPrunesWhatTheAPIServerLists(t *testing.T) {
+	c, ns := setup(t)
+	ctx := t.Context()
+	versionObjects(t, c, ns, true, true)
+	if err := c.Create(ctx, blueGreen(ns, 50, 50)); err != nil {
+		t.Fatal(err)
+	}
+	cache := &laggingStatus{Client: c}
+	r := reconcile.NewForTest(cache, c, corev1.SchemeGroupVersion.WithKind("Service"), appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	req := ctrlreconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "checkout"}}
+	before := getRoute(t, c, ns, "checkout").Status
+	if _, err := r.Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if w := weights(t, c, ns, "checkout"); w == nil {
+		t.Fatal("no VirtualService")
+	}
+
+	updateRoute(t, c, ns, "checkout", func(r *v1alpha1.Route) { r.Spec.Provider = v1alpha1.ProviderGatewayAPI })
+	cache.status = &before
+	if _, err := r.Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	httpRoute := &unstructured.Unstructured{}
+	httpRoute.SetAPIVersion("gateway.networking.k8s.io/v1")
+	httpRoute.SetKind("HTTPRoute")
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, httpRoute); err != nil {
+		t.Errorf("HTTPRoute: %v", err)
+	}
+	if w := weights(t, c, ns, "checkout"); w != nil {
+		t.Errorf("the VirtualService was not pruned: %v", w)
+	}
+	rt := getRoute(t, c, ns, "checkout")
+	if ok, msg := ready(rt); !ok {
+		t.Errorf("not Ready: %s", msg)
+	}
+	want := []v1alpha1.ResourceReference{{APIVersion: "gateway.networking.k8s.io/v1", Kind: "HTTPRoute", Name: "checkout"}}
+	if diff := cmp.Diff(want, rt.Status.Inventory); diff != "" {
+		t.Errorf("status.inventory (-want +got):\n%s", diff)
+	}
+}
+
+// laggingStatus reads like a cache that lags behind the API server: once
+// status is set, Routes are read with it in place of their status.
+type laggingStatus struct {
+	client.Client
+	status *v1alpha1.RouteStatus
+}
+
+func (l *laggingStatus) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if err := l.Client.Get(ctx, key, obj, opts...); err != nil {
+		return err
+	}
+	if r, ok := obj.(*v1alpha1.Route); ok && l.status != nil {
+		r.Status = *l.status.DeepCopy()
+	}
+	return nil
 }
 
 // TestStalledUntilTheSpecChanges: a Route the API server accepts but that

@@ -70,8 +70,9 @@ var ownedConditions = []string{meta.ReadyCondition, meta.ReconcilingCondition, m
 // with SetupWithManager.
 type RouteReconciler struct {
 	client.Client
-	// APIReader reads without the cache: Secrets, which the controller
-	// neither caches nor watches.
+	// APIReader reads without the cache: the Route being reconciled (see
+	// Reconcile), and Secrets, which the controller neither caches nor
+	// watches.
 	APIReader client.Reader
 	// EventRecorder records Kubernetes events on Routes.
 	EventRecorder events.Recorder
@@ -127,8 +128,15 @@ func (r *RouteReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager
 // Reconcile brings one Route's routing in step with its versions.
 func (r *RouteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	start := time.Now()
+	// The Route is read from the API server, not from the cache: its status
+	// (status.inventory, what is pruned; status.guarded, what holds the
+	// finalizer) must be what the last reconcile wrote, and the cache may
+	// not have it yet. A cache holding a new spec with the status from
+	// before the last reconcile's final patch would make this reconcile
+	// leave the objects that patch listed unpruned, and the SerialPatcher,
+	// diffing against that stale status, overwrite the list without them.
 	route := &v1alpha1.Route{}
-	if err := r.Get(ctx, req.NamespacedName, route); err != nil {
+	if err := r.APIReader.Get(ctx, req.NamespacedName, route); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	sp := patch.NewSerialPatcher(route, r.Client)
