@@ -3,10 +3,17 @@
 package service_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,18 +89,18 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// measure runs f, and reports the service's and this process's CPU per op
-// and the rate achieved.
-func measure(b *testing.B, svc *servicetest.Process, unit string, f func()) {
+// measure runs f, and reports the CPU per op of the server (process pid)
+// and of this process, and the rate achieved.
+func measure(b *testing.B, pid int, unit string, f func()) {
 	b.Helper()
-	user0, sys0 := svc.CPU(b)
+	user0, sys0 := servicetest.CPU(b, pid)
 	client0 := selfCPU()
 	start := time.Now()
 	b.ResetTimer()
 	f()
 	b.StopTimer()
 	elapsed := time.Since(start)
-	user, sys := svc.CPU(b)
+	user, sys := servicetest.CPU(b, pid)
 	user, sys = user-user0, sys-sys0
 	client := selfCPU() - client0
 	n := float64(b.N)
@@ -109,7 +116,7 @@ func BenchmarkLookupGRPC(b *testing.B) {
 	b.Run("saturation", func(b *testing.B) {
 		svc := benchService(b)
 		cs := clients(b, svc.GRPC, 4)
-		measure(b, svc, "lookups", func() {
+		measure(b, svc.Pid, "lookups", func() {
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			for g := range 64 {
@@ -130,60 +137,185 @@ func BenchmarkLookupGRPC(b *testing.B) {
 			wg.Wait()
 		})
 	})
-	// rate=10000: an open loop at 10,000 lookups/s. Latency is the time
-	// from sending a call to its answer; lateness, how late the load
-	// generator sent it (Go's timers and this process's scheduling), is
-	// reported apart so that a stall of the service would show in one or
-	// the other.
+	// rate=10000: an open loop at 10,000 lookups/s on one connection, as
+	// one front end with the SDK has.
 	b.Run("rate=10000", func(b *testing.B) {
-		const rate = 10000
 		svc := benchService(b)
-		// One connection, as one front end with the SDK has.
-		cs := clients(b, svc.GRPC, 1)
-		recorders := make([]*stats.Recorder, 32)
-		late := make([]*stats.Recorder, len(recorders))
-		measure(b, svc, "lookups", func() {
-			start := time.Now()
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			for g := range recorders {
-				r, l := stats.NewRecorder(), stats.NewRecorder()
-				recorders[g], late[g] = r, l
-				c := cs[g%len(cs)]
-				wg.Go(func() {
-					for {
-						i := next.Add(1) - 1
-						if i >= int64(b.N) {
-							return
-						}
-						due := start.Add(time.Duration(i) * time.Second / rate)
-						time.Sleep(time.Until(due))
-						sent := time.Now()
-						if _, err := c.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i, 10)}); err != nil {
-							b.Error(err)
-							return
-						}
-						r.Record(float64(time.Since(sent).Microseconds()))
-						l.Record(float64(sent.Sub(due).Microseconds()))
-					}
-				})
-			}
-			wg.Wait()
+		c := clients(b, svc.GRPC, 1)[0]
+		openLoop(b, svc.Pid, func(_ int, i int64) error {
+			_, err := c.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i, 10)})
+			return err
 		})
-		h, lh := &stats.Histogram{}, &stats.Histogram{}
-		for g := range recorders {
-			h.Merge(recorders[g].Histogram())
-			lh.Merge(late[g].Histogram())
-		}
-		for _, p := range []float64{50, 99, 99.9} {
-			v, _ := h.Percentile(p)
-			b.ReportMetric(v, "p"+strconv.FormatFloat(p, 'f', -1, 64)+"-µs")
-		}
-		b.ReportMetric(h.Max, "max-µs")
-		p99late, _ := lh.Percentile(99)
-		b.ReportMetric(p99late, "p99-late-µs")
 		b.ReportMetric(serverP99(b, svc), "server-p99-≤µs")
 	})
+}
+
+// The rate of the open-loop benchmarks, and their number of callers.
+const (
+	loopRate    = 10000
+	loopCallers = 32
+)
+
+// openLoop makes b.N calls at loopRate a second, call(g, i) making call i
+// from caller g, while measure reports the CPU of the server, process pid.
+// Latency is the time from sending a call to its answer; lateness, how late
+// the load generator sent it (Go's timers and this process's scheduling),
+// is reported apart so that a stall of the server would show in one or the
+// other. The load generator's garbage collector is off while it runs (its
+// heap may grow to 4 GiB first), so that its pauses are not taken for the
+// server's latency; client-gcs/op counts the collections that ran anyway.
+func openLoop(b *testing.B, pid int, call func(g int, i int64) error) {
+	b.Helper()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(4 << 30))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	recorders := make([]*stats.Recorder, loopCallers)
+	late := make([]*stats.Recorder, loopCallers)
+	measure(b, pid, "calls", func() {
+		start := time.Now()
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for g := range loopCallers {
+			r, l := stats.NewRecorder(), stats.NewRecorder()
+			recorders[g], late[g] = r, l
+			wg.Go(func() {
+				for {
+					i := next.Add(1) - 1
+					if i >= int64(b.N) {
+						return
+					}
+					due := start.Add(time.Duration(i) * time.Second / loopRate)
+					time.Sleep(time.Until(due))
+					sent := time.Now()
+					if err := call(g, i); err != nil {
+						b.Error(err)
+						return
+					}
+					r.Record(float64(time.Since(sent).Microseconds()))
+					l.Record(float64(sent.Sub(due).Microseconds()))
+				}
+			})
+		}
+		wg.Wait()
+	})
+	runtime.ReadMemStats(&after)
+	h, lh := &stats.Histogram{}, &stats.Histogram{}
+	for g := range recorders {
+		h.Merge(recorders[g].Histogram())
+		lh.Merge(late[g].Histogram())
+	}
+	for _, p := range []float64{50, 99, 99.9} {
+		v, _ := h.Percentile(p)
+		b.ReportMetric(v, "p"+strconv.FormatFloat(p, 'f', -1, 64)+"-µs")
+	}
+	b.ReportMetric(h.Max, "max-µs")
+	p99late, _ := lh.Percentile(99)
+	b.ReportMetric(p99late, "p99-late-µs")
+	b.ReportMetric(float64(after.NumGC-before.NumGC)/float64(b.N), "client-gcs/op")
+}
+
+// BenchmarkLoopbackFloor is what the machine's loopback costs a Go server
+// at the rate of the open-loop benchmarks, for comparison: the least
+// possible server, in a process of its own, reads a 64-byte message and
+// writes it back, one connection per caller; the least possible client
+// sends it and reads the answer.
+func BenchmarkLoopbackFloor(b *testing.B) {
+	b.Run("rate=10000", func(b *testing.B) {
+		pid, addr := startEcho(b)
+		conns := make([]net.Conn, loopCallers)
+		for g := range conns {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = c.Close() })
+			conns[g] = c
+		}
+		bufs := make([][]byte, loopCallers)
+		for g := range bufs {
+			bufs[g] = make([]byte, echoSize)
+		}
+		openLoop(b, pid, func(g int, _ int64) error {
+			if _, err := conns[g].Write(bufs[g]); err != nil {
+				return err
+			}
+			_, err := io.ReadFull(conns[g], bufs[g])
+			return err
+		})
+	})
+}
+
+// echoEnv makes the test binary an echo server (see TestMain).
+const (
+	echoEnv  = "ABN_BENCH_ECHO_SERVER"
+	echoSize = 64
+)
+
+// TestMain runs the tests, or, with echoEnv set, serves as the echo server
+// of BenchmarkLoopbackFloor: it prints its address and echoes echoSize-byte
+// messages until stdin closes.
+func TestMain(m *testing.M) {
+	if os.Getenv(echoEnv) == "" {
+		os.Exit(m.Run())
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(l.Addr())
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, echoSize)
+				for {
+					if _, err := io.ReadFull(c, buf); err != nil {
+						return
+					}
+					if _, err := c.Write(buf); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// startEcho starts this test binary as an echo server and returns its pid
+// and address; it ends with the benchmark.
+func startEcho(b *testing.B) (int, string) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), echoEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	})
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("the echo server: %v", err)
+	}
+	return cmd.Process.Pid, strings.TrimSpace(addr)
 }
 
 // BenchmarkWriteMetricGRPC measures metric writes to the embedded store,
@@ -198,7 +330,7 @@ func BenchmarkWriteMetricGRPC(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer c.Close(context.Background())
-		measure(b, svc, "writes", func() {
+		measure(b, svc.Pid, "writes", func() {
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			for range 8 {
@@ -227,7 +359,7 @@ func BenchmarkWriteMetricGRPC(b *testing.B) {
 	b.Run("unary", func(b *testing.B) {
 		svc := benchService(b)
 		cs := clients(b, svc.GRPC, 4)
-		measure(b, svc, "writes", func() {
+		measure(b, svc.Pid, "writes", func() {
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			for g := range 64 {
@@ -318,7 +450,7 @@ func BenchmarkDistinctUsers(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close(context.Background())
-	measure(b, svc, "users", func() {
+	measure(b, svc.Pid, "users", func() {
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		for g := range 32 {

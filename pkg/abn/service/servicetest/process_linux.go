@@ -158,7 +158,13 @@ const clockTick = 10 * time.Millisecond
 // CPU returns the user and system CPU time the process has used.
 func (p *Process) CPU(t testing.TB) (user, system time.Duration) {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid))
+	return CPU(t, p.Pid)
+}
+
+// CPU returns the user and system CPU time process pid has used.
+func CPU(t testing.TB, pid int) (user, system time.Duration) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
