@@ -24,10 +24,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/iter8-tools/iter8/pkg/abn/abnpb"
 	"github.com/iter8-tools/iter8/pkg/abn/sdk"
 	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
 	"github.com/iter8-tools/iter8/pkg/stats"
@@ -62,23 +59,22 @@ func benchService(b *testing.B) *servicetest.Process {
 		"--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0")
 }
 
-// clients opens n connections to addr.
-func clients(b *testing.B, addr string, n int) []abnpb.ABNClient {
+// clients returns n SDK clients of addr, each with its connection, the
+// cache off so that every lookup reaches the service.
+func clients(b *testing.B, addr string, n int) []*sdk.Client {
 	b.Helper()
-	var cs []abnpb.ABNClient
+	var cs []*sdk.Client
 	for range n {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		c, err := sdk.New(addr, sdk.WithCacheTTL(0))
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { _ = conn.Close() })
-		cs = append(cs, abnpb.NewABNClient(conn))
-	}
-	// Connect and warm up before measuring.
-	for _, c := range cs {
-		if _, err := c.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: "warm-up"}); err != nil {
+		b.Cleanup(func() { _ = c.Close(context.Background()) })
+		// Connect and warm up before measuring.
+		if _, err := c.Lookup(context.Background(), "checkout", "warm-up"); err != nil {
 			b.Fatal(err)
 		}
+		cs = append(cs, c)
 	}
 	return cs
 }
@@ -127,7 +123,7 @@ func BenchmarkLookupGRPC(b *testing.B) {
 						if i > int64(b.N) {
 							return
 						}
-						if _, err := c.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i, 10)}); err != nil {
+						if _, err := c.Lookup(context.Background(), "checkout", "user-"+strconv.FormatInt(i, 10)); err != nil {
 							b.Error(err)
 							return
 						}
@@ -143,7 +139,7 @@ func BenchmarkLookupGRPC(b *testing.B) {
 		svc := benchService(b)
 		c := clients(b, svc.GRPC, 1)[0]
 		openLoop(b, svc.Pid, func(_ int, i int64) error {
-			_, err := c.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i, 10)})
+			_, err := c.Lookup(context.Background(), "checkout", "user-"+strconv.FormatInt(i, 10))
 			return err
 		})
 		b.ReportMetric(serverP99(b, svc), "server-p99-≤µs")
@@ -370,8 +366,7 @@ func BenchmarkWriteMetricGRPC(b *testing.B) {
 						if i > int64(b.N) {
 							return
 						}
-						req := &abnpb.WriteMetricRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i%50000, 10), Metric: "sales", Value: 1}
-						if _, err := c.WriteMetric(context.Background(), req); err != nil {
+						if _, err := c.WriteMetricSync(context.Background(), "checkout", "user-"+strconv.FormatInt(i%50000, 10), "sales", 1); err != nil {
 							b.Error(err)
 							return
 						}
@@ -462,7 +457,7 @@ func BenchmarkDistinctUsers(b *testing.B) {
 						return
 					}
 					user := "user-" + strconv.FormatInt(i, 10)
-					if _, err := cl.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: user}); err != nil {
+					if _, err := cl.Lookup(context.Background(), "checkout", user); err != nil {
 						b.Error(err)
 						return
 					}
