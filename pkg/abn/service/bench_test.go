@@ -24,7 +24,9 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"google.golang.org/grpc"
 
+	"github.com/iter8-tools/iter8/pkg/abn/abnpb"
 	"github.com/iter8-tools/iter8/pkg/abn/sdk"
 	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
 	"github.com/iter8-tools/iter8/pkg/stats"
@@ -59,19 +61,20 @@ func benchService(b *testing.B) *servicetest.Process {
 		"--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0")
 }
 
-// clients returns n SDK clients of addr, each with its connection, the
-// cache off so that every lookup reaches the service.
-func clients(b *testing.B, addr string, n int) []*sdk.Client {
+// clients opens n connections to addr, dialed as the SDK dials: the
+// lightest load generator, for the benchmarks at saturation.
+func clients(b *testing.B, addr string, n int) []abnpb.ABNClient {
 	b.Helper()
-	var cs []*sdk.Client
+	var cs []abnpb.ABNClient
 	for range n {
-		c, err := sdk.New(addr, sdk.WithCacheTTL(0))
+		conn, err := grpc.NewClient(addr, sdk.DialOptions()...)
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { _ = c.Close(context.Background()) })
+		b.Cleanup(func() { _ = conn.Close() })
+		c := abnpb.NewABNClient(conn)
 		// Connect and warm up before measuring.
-		if _, err := c.Lookup(context.Background(), "checkout", "warm-up"); err != nil {
+		if _, err := c.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: "warm-up"}); err != nil {
 			b.Fatal(err)
 		}
 		cs = append(cs, c)
@@ -123,7 +126,7 @@ func BenchmarkLookupGRPC(b *testing.B) {
 						if i > int64(b.N) {
 							return
 						}
-						if _, err := c.Lookup(context.Background(), "checkout", "user-"+strconv.FormatInt(i, 10)); err != nil {
+						if _, err := c.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i, 10)}); err != nil {
 							b.Error(err)
 							return
 						}
@@ -133,11 +136,18 @@ func BenchmarkLookupGRPC(b *testing.B) {
 			wg.Wait()
 		})
 	})
-	// rate=10000: an open loop at 10,000 lookups/s on one connection, as
-	// one front end with the SDK has.
+	// rate=10000: an open loop at 10,000 lookups/s from one front end with
+	// the SDK (its cache off, so that every lookup reaches the service).
 	b.Run("rate=10000", func(b *testing.B) {
 		svc := benchService(b)
-		c := clients(b, svc.GRPC, 1)[0]
+		c, err := sdk.New(svc.GRPC, sdk.WithCacheTTL(0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		if _, err := c.Lookup(context.Background(), "checkout", "warm-up"); err != nil {
+			b.Fatal(err)
+		}
 		openLoop(b, svc.Pid, func(_ int, i int64) error {
 			_, err := c.Lookup(context.Background(), "checkout", "user-"+strconv.FormatInt(i, 10))
 			return err
@@ -366,7 +376,8 @@ func BenchmarkWriteMetricGRPC(b *testing.B) {
 						if i > int64(b.N) {
 							return
 						}
-						if _, err := c.WriteMetricSync(context.Background(), "checkout", "user-"+strconv.FormatInt(i%50000, 10), "sales", 1); err != nil {
+						req := &abnpb.WriteMetricRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i%50000, 10), Metric: "sales", Value: 1}
+						if _, err := c.WriteMetric(context.Background(), req); err != nil {
 							b.Error(err)
 							return
 						}
@@ -457,7 +468,7 @@ func BenchmarkDistinctUsers(b *testing.B) {
 						return
 					}
 					user := "user-" + strconv.FormatInt(i, 10)
-					if _, err := cl.Lookup(context.Background(), "checkout", user); err != nil {
+					if _, err := cl.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: user}); err != nil {
 						b.Error(err)
 						return
 					}
