@@ -116,24 +116,10 @@ func BenchmarkLookupGRPC(b *testing.B) {
 		svc := benchService(b)
 		cs := clients(b, svc.GRPC, 4)
 		measure(b, svc.Pid, "lookups", func() {
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			for g := range 64 {
-				c := cs[g%len(cs)]
-				wg.Go(func() {
-					for {
-						i := next.Add(1)
-						if i > int64(b.N) {
-							return
-						}
-						if _, err := c.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i, 10)}); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
+			closedLoop(b, 64, func(g int, i int64) error {
+				_, err := cs[g%len(cs)].Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i, 10)})
+				return err
+			})
 		})
 	})
 	// rate=10000: an open loop at 10,000 lookups/s from one front end with
@@ -154,6 +140,29 @@ func BenchmarkLookupGRPC(b *testing.B) {
 		})
 		b.ReportMetric(serverP99(b, svc), "server-p99-≤µs")
 	})
+}
+
+// closedLoop makes calls 1 to b.N from callers goroutines as fast as they
+// go, call(g, i) making call i from caller g; it stops a caller at its
+// first error.
+func closedLoop(b *testing.B, callers int, call func(g int, i int64) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for g := range callers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				if err := call(g, i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // The rate of the open-loop benchmarks, and their number of callers.
@@ -337,23 +346,9 @@ func BenchmarkWriteMetricGRPC(b *testing.B) {
 		}
 		defer c.Close(context.Background())
 		measure(b, svc.Pid, "writes", func() {
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			for range 8 {
-				wg.Go(func() {
-					for {
-						i := next.Add(1)
-						if i > int64(b.N) {
-							return
-						}
-						if err := c.WriteMetric(context.Background(), "checkout", "user-"+strconv.FormatInt(i%50000, 10), "sales", 1); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
+			closedLoop(b, 8, func(_ int, i int64) error {
+				return c.WriteMetric(context.Background(), "checkout", "user-"+strconv.FormatInt(i%50000, 10), "sales", 1)
+			})
 			if err := c.Flush(context.Background()); err != nil {
 				b.Fatal(err)
 			}
@@ -366,25 +361,11 @@ func BenchmarkWriteMetricGRPC(b *testing.B) {
 		svc := benchService(b)
 		cs := clients(b, svc.GRPC, 4)
 		measure(b, svc.Pid, "writes", func() {
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			for g := range 64 {
-				c := cs[g%len(cs)]
-				wg.Go(func() {
-					for {
-						i := next.Add(1)
-						if i > int64(b.N) {
-							return
-						}
-						req := &abnpb.WriteMetricRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i%50000, 10), Metric: "sales", Value: 1}
-						if _, err := c.WriteMetric(context.Background(), req); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
+			closedLoop(b, 64, func(g int, i int64) error {
+				req := &abnpb.WriteMetricRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i%50000, 10), Metric: "sales", Value: 1}
+				_, err := cs[g%len(cs)].WriteMetric(context.Background(), req)
+				return err
+			})
 		})
 		c, err := sdk.New(svc.GRPC)
 		if err != nil {
@@ -457,31 +438,16 @@ func BenchmarkDistinctUsers(b *testing.B) {
 	}
 	defer c.Close(context.Background())
 	measure(b, svc.Pid, "users", func() {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for g := range 32 {
-			cl := cs[g%len(cs)]
-			wg.Go(func() {
-				for {
-					i := next.Add(1)
-					if i > int64(b.N) {
-						return
-					}
-					user := "user-" + strconv.FormatInt(i, 10)
-					if _, err := cl.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: user}); err != nil {
-						b.Error(err)
-						return
-					}
-					if i%3 == 0 {
-						if err := c.WriteMetric(context.Background(), "checkout", user, "sales", 10); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}
-			})
-		}
-		wg.Wait()
+		closedLoop(b, 32, func(g int, i int64) error {
+			user := "user-" + strconv.FormatInt(i, 10)
+			if _, err := cs[g%len(cs)].Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: user}); err != nil {
+				return err
+			}
+			if i%3 == 0 {
+				return c.WriteMetric(context.Background(), "checkout", user, "sales", 10)
+			}
+			return nil
+		})
 		if err := c.Flush(context.Background()); err != nil {
 			b.Fatal(err)
 		}
