@@ -11,28 +11,41 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/iter8-tools/iter8/pkg/abn/sdk"
+	"github.com/iter8-tools/iter8/pkg/cli"
 )
 
 // DefaultEndpoint is where the commands look for the service: where
 // `kubectl port-forward svc/iter8-abn 50051` puts it.
 const DefaultEndpoint = "localhost:50051"
 
-// EndpointFlags are the flags of commands that call the service.
+// EndpointFlags are the flags of commands that call the service and print
+// its answer.
 type EndpointFlags struct {
 	// Endpoint is the service's gRPC address (--endpoint).
 	Endpoint string
 	// Timeout bounds each call (--timeout).
 	Timeout time.Duration
+	// Output is -o table|json|yaml.
+	Output *cli.OutputFlags
 }
 
-// AddFlags registers --endpoint and --timeout.
+// newEndpointFlags returns the flags with the table output by default.
+func newEndpointFlags() EndpointFlags {
+	return EndpointFlags{Output: cli.NewOutputFlags()}
+}
+
+// AddFlags registers --endpoint, --timeout and -o.
 func (e *EndpointFlags) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&e.Endpoint, "endpoint", DefaultEndpoint, "gRPC address (HOST:PORT) of the A/B/n service, e.g. after kubectl port-forward svc/iter8-abn 50051")
 	cmd.Flags().DurationVar(&e.Timeout, "timeout", 10*time.Second, "how long to wait for the service")
+	e.Output.AddFlags(cmd)
 }
 
 // Validate checks the flags.
 func (e *EndpointFlags) Validate() error {
+	if err := e.Output.Validate(); err != nil {
+		return err
+	}
 	if e.Endpoint == "" {
 		return errors.New("flag --endpoint must not be empty: the service's HOST:PORT")
 	}

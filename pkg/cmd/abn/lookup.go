@@ -16,8 +16,6 @@ import (
 type LookupOptions struct {
 	genericiooptions.IOStreams
 	EndpointFlags
-	// Output is -o table|json|yaml.
-	Output *cli.OutputFlags
 	// Application is the first argument.
 	Application string
 	// User is the second argument.
@@ -26,7 +24,7 @@ type LookupOptions struct {
 
 // NewLookupCommand returns the lookup command.
 func NewLookupCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &LookupOptions{IOStreams: streams, Output: cli.NewOutputFlags()}
+	o := &LookupOptions{IOStreams: streams, EndpointFlags: newEndpointFlags()}
 	cmd := &cobra.Command{
 		Use:   "lookup APP USER",
 		Short: "Show the version a user is assigned to",
@@ -45,16 +43,7 @@ assigned to that version.`,
 		},
 	}
 	o.EndpointFlags.AddFlags(cmd)
-	o.Output.AddFlags(cmd)
 	return cmd
-}
-
-// Validate checks the flags.
-func (o *LookupOptions) Validate() error {
-	if err := o.Output.Validate(); err != nil {
-		return err
-	}
-	return o.EndpointFlags.Validate()
 }
 
 // Run looks the user up and prints the version.
@@ -78,8 +67,6 @@ func (o *LookupOptions) Run(ctx context.Context) error {
 type WriteOptions struct {
 	genericiooptions.IOStreams
 	EndpointFlags
-	// Output is -o table|json|yaml.
-	Output *cli.OutputFlags
 	// Application, User, Metric and Value are the arguments.
 	Application, User, Metric string
 	// Value is the fourth argument.
@@ -102,7 +89,7 @@ type written struct {
 
 // NewWriteCommand returns the write command.
 func NewWriteCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &WriteOptions{IOStreams: streams, Output: cli.NewOutputFlags()}
+	o := &WriteOptions{IOStreams: streams, EndpointFlags: newEndpointFlags()}
 	cmd := &cobra.Command{
 		Use:   "write APP USER METRIC VALUE",
 		Short: "Record a value of a metric for a user",
@@ -121,7 +108,6 @@ assigned to, and print that version. The value is durable when the command retur
 		},
 	}
 	o.EndpointFlags.AddFlags(cmd)
-	o.Output.AddFlags(cmd)
 	return cmd
 }
 
@@ -134,14 +120,6 @@ func (o *WriteOptions) Complete(args []string) error {
 	}
 	o.Value = v
 	return nil
-}
-
-// Validate checks the flags.
-func (o *WriteOptions) Validate() error {
-	if err := o.Output.Validate(); err != nil {
-		return err
-	}
-	return o.EndpointFlags.Validate()
 }
 
 // Run records the value.

@@ -19,15 +19,13 @@ import (
 type MetricsOptions struct {
 	genericiooptions.IOStreams
 	EndpointFlags
-	// Output is -o table|json|yaml.
-	Output *cli.OutputFlags
 	// Application is the argument.
 	Application string
 }
 
 // NewMetricsCommand returns the metrics command.
 func NewMetricsCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &MetricsOptions{IOStreams: streams, Output: cli.NewOutputFlags()}
+	o := &MetricsOptions{IOStreams: streams, EndpointFlags: newEndpointFlags()}
 	cmd := &cobra.Command{
 		Use:   "metrics APP",
 		Short: "Show the business metrics of each version, compared with the baseline",
@@ -49,16 +47,7 @@ version against the weights (chi-squared) and flags a mismatch when p < 0.001.`,
 		},
 	}
 	o.EndpointFlags.AddFlags(cmd)
-	o.Output.AddFlags(cmd)
 	return cmd
-}
-
-// Validate checks the flags.
-func (o *MetricsOptions) Validate() error {
-	if err := o.Output.Validate(); err != nil {
-		return err
-	}
-	return o.EndpointFlags.Validate()
 }
 
 // Run prints the report.
