@@ -184,24 +184,11 @@ func appVersions(t *testing.T, ns string, available map[string]bool) {
 	}
 }
 
-// setAvailability sets a Deployment's Available condition for its
-// generation, as the Deployment controller would.
+// setAvailability sets a Deployment's status as the Deployment controller
+// would.
 func setAvailability(t *testing.T, ns, name string, available bool) {
 	t.Helper()
-	ctx := t.Context()
-	d, err := env.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	status, n := corev1.ConditionFalse, int32(0)
-	if available {
-		status, n = corev1.ConditionTrue, 1
-	}
-	d.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: d.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: n, AvailableReplicas: n,
-		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: status, Reason: "MinimumReplicas"}},
-	}
-	if _, err := env.Client.AppsV1().Deployments(ns).UpdateStatus(ctx, d, metav1.UpdateOptions{}); err != nil {
+	if err := env.SetDeploymentAvailable(t.Context(), ns, name, available); err != nil {
 		t.Fatal(err)
 	}
 }

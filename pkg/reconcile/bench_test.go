@@ -141,7 +141,7 @@ func BenchmarkController(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		setDeploymentStatus(d, available)
+		d.Status = testenv.DeploymentStatus(d, available)
 		t0 := time.Now()
 		if _, err := cs.AppsV1().Deployments(ns.Name).UpdateStatus(ctx, d, metav1.UpdateOptions{}); err != nil {
 			b.Fatal(err)
@@ -196,7 +196,7 @@ func createRoutes(b *testing.B, c client.Client, cs kubernetes.Interface, ns str
 				if err != nil {
 					return err
 				}
-				setDeploymentStatus(d, true)
+				d.Status = testenv.DeploymentStatus(d, true)
 				if _, err := cs.AppsV1().Deployments(ns).UpdateStatus(gctx, d, metav1.UpdateOptions{}); err != nil {
 					return err
 				}
@@ -210,17 +210,6 @@ func createRoutes(b *testing.B, c client.Client, cs kubernetes.Interface, ns str
 	}
 	if err := g.Wait(); err != nil {
 		b.Fatal(err)
-	}
-}
-
-func setDeploymentStatus(d *appsv1.Deployment, available bool) {
-	status, n := corev1.ConditionFalse, int32(0)
-	if available {
-		status, n = corev1.ConditionTrue, 1
-	}
-	d.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: d.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: n, AvailableReplicas: n,
-		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: status, Reason: "MinimumReplicas"}},
 	}
 }
 

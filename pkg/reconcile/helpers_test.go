@@ -188,18 +188,7 @@ func setAvailable(t *testing.T, c client.Client, ns, name string, available bool
 	if err := c.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
 		t.Fatal(err)
 	}
-	status := corev1.ConditionFalse
-	var ready int32
-	if available {
-		status, ready = corev1.ConditionTrue, 1
-	}
-	d.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: d.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: ready, AvailableReplicas: ready,
-		Conditions: []appsv1.DeploymentCondition{
-			{Type: appsv1.DeploymentAvailable, Status: status, Reason: "MinimumReplicas"},
-			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"},
-		},
-	}
+	d.Status = testenv.DeploymentStatus(d, available)
 	if err := c.Status().Update(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}

@@ -48,13 +48,7 @@ func deployment(t *testing.T, ns, name string) *appsv1.Deployment {
 
 // makeAvailable sets the status a Deployment controller would.
 func makeAvailable(ctx context.Context, d *appsv1.Deployment) error {
-	d.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: d.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
-		Conditions: []appsv1.DeploymentCondition{
-			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"},
-			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"},
-		},
-	}
+	d.Status = testenv.DeploymentStatus(d, true)
 	_, err := env.Client.AppsV1().Deployments(d.Namespace).UpdateStatus(ctx, d, metav1.UpdateOptions{})
 	return err
 }
