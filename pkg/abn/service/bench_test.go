@@ -5,6 +5,7 @@ package service_test
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 
 	"github.com/iter8-tools/iter8/pkg/abn/abnpb"
@@ -174,7 +176,7 @@ const (
 // openLoop makes b.N calls at loopRate a second, call(g, i) making call i
 // from caller g, while measure reports the CPU of the server, process pid.
 // Latency is the time from sending a call to its answer; lateness, how late
-// the load generator sent it (Go's timers and this process's scheduling),
+// the load generator sent it (its pacer and its scheduling),
 // is reported apart so that a stall of the server would show in one or the
 // other. The load generator's garbage collector is off while it runs (its
 // heap may grow to 4 GiB first), so that its pauses are not taken for the
@@ -188,20 +190,14 @@ func openLoop(b *testing.B, pid int, call func(g int, i int64) error) {
 	recorders := make([]*stats.Recorder, loopCallers)
 	late := make([]*stats.Recorder, loopCallers)
 	measure(b, pid, "calls", func() {
-		start := time.Now()
-		var next atomic.Int64
+		start, calls := pace(b, int64(b.N))
 		var wg sync.WaitGroup
 		for g := range loopCallers {
 			r, l := stats.NewRecorder(), stats.NewRecorder()
 			recorders[g], late[g] = r, l
 			wg.Go(func() {
-				for {
-					i := next.Add(1) - 1
-					if i >= int64(b.N) {
-						return
-					}
+				for i := range calls {
 					due := start.Add(time.Duration(i) * time.Second / loopRate)
-					time.Sleep(time.Until(due))
 					sent := time.Now()
 					if err := call(g, i); err != nil {
 						b.Error(err)
@@ -228,6 +224,46 @@ func openLoop(b *testing.B, pid int, call func(g int, i int64) error) {
 	p99late, _ := lh.Percentile(99)
 	b.ReportMetric(p99late, "p99-late-µs")
 	b.ReportMetric(float64(after.NumGC-before.NumGC)/float64(b.N), "client-gcs/op")
+}
+
+// pace sends 0 to n-1 on calls, call i when it is due at start plus i
+// loop periods. The kernel's timer (a timerfd, waited on with Go's network
+// poller) paces them: Go's own timers wake an idle process up to a
+// millisecond late, which would send the calls in bursts.
+func pace(b *testing.B, n int64) (start time.Time, calls <-chan int64) {
+	b.Helper()
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		b.Fatal(err)
+	}
+	timer := os.NewFile(uintptr(fd), "timerfd")
+	period := unix.NsecToTimespec(int64(time.Second / loopRate))
+	if err := unix.TimerfdSettime(fd, 0, &unix.ItimerSpec{Interval: period, Value: period}, nil); err != nil {
+		b.Fatal(err)
+	}
+	start = time.Now()
+	c := make(chan int64, min(n, 1<<20))
+	go func() {
+		defer close(c)
+		defer timer.Close()
+		var buf [8]byte
+		for i := int64(0); i < n; {
+			c <- i
+			i++
+			if i == n {
+				return
+			}
+			// Wait for the next expiry, or for all those missed.
+			if _, err := io.ReadFull(timer, buf[:]); err != nil {
+				b.Error(err)
+				return
+			}
+			for due := min(n, i+int64(binary.NativeEndian.Uint64(buf[:]))-1); i < due; i++ {
+				c <- i
+			}
+		}
+	}()
+	return start, c
 }
 
 // BenchmarkLoopbackFloor is what the machine's loopback costs a Go server
