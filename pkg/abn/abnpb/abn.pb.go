@@ -129,6 +129,71 @@ func (x *LookupResponse) GetVersion() *Version {
 	return nil
 }
 
+// LookupsResponse answers one request of a Lookups stream.
+type LookupsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Version the user is assigned to; unset when the lookup failed.
+	Version *Version `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// gRPC status code Lookup would have returned (google.rpc.Code): 0 (OK)
+	// with a version.
+	Code int32 `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`
+	// Message Lookup would have returned with the code.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LookupsResponse) Reset() {
+	*x = LookupsResponse{}
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookupsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookupsResponse) ProtoMessage() {}
+
+func (x *LookupsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookupsResponse.ProtoReflect.Descriptor instead.
+func (*LookupsResponse) Descriptor() ([]byte, []int) {
+	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LookupsResponse) GetVersion() *Version {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+func (x *LookupsResponse) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *LookupsResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // Version is a version of an application as Lookup returns it.
 type Version struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -147,7 +212,7 @@ type Version struct {
 
 func (x *Version) Reset() {
 	*x = Version{}
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[2]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -159,7 +224,7 @@ func (x *Version) String() string {
 func (*Version) ProtoMessage() {}
 
 func (x *Version) ProtoReflect() protoreflect.Message {
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[2]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -172,7 +237,7 @@ func (x *Version) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Version.ProtoReflect.Descriptor instead.
 func (*Version) Descriptor() ([]byte, []int) {
-	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{2}
+	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Version) GetName() string {
@@ -220,7 +285,7 @@ type WriteMetricRequest struct {
 
 func (x *WriteMetricRequest) Reset() {
 	*x = WriteMetricRequest{}
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[3]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -232,7 +297,7 @@ func (x *WriteMetricRequest) String() string {
 func (*WriteMetricRequest) ProtoMessage() {}
 
 func (x *WriteMetricRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[3]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -245,7 +310,7 @@ func (x *WriteMetricRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteMetricRequest.ProtoReflect.Descriptor instead.
 func (*WriteMetricRequest) Descriptor() ([]byte, []int) {
-	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{3}
+	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *WriteMetricRequest) GetApplication() string {
@@ -287,7 +352,7 @@ type WriteMetricResponse struct {
 
 func (x *WriteMetricResponse) Reset() {
 	*x = WriteMetricResponse{}
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[4]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -299,7 +364,7 @@ func (x *WriteMetricResponse) String() string {
 func (*WriteMetricResponse) ProtoMessage() {}
 
 func (x *WriteMetricResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[4]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -312,7 +377,7 @@ func (x *WriteMetricResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteMetricResponse.ProtoReflect.Descriptor instead.
 func (*WriteMetricResponse) Descriptor() ([]byte, []int) {
-	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{4}
+	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WriteMetricResponse) GetVersion() string {
@@ -333,7 +398,7 @@ type WriteMetricsRequest struct {
 
 func (x *WriteMetricsRequest) Reset() {
 	*x = WriteMetricsRequest{}
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[5]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +410,7 @@ func (x *WriteMetricsRequest) String() string {
 func (*WriteMetricsRequest) ProtoMessage() {}
 
 func (x *WriteMetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[5]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +423,7 @@ func (x *WriteMetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteMetricsRequest.ProtoReflect.Descriptor instead.
 func (*WriteMetricsRequest) Descriptor() ([]byte, []int) {
-	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{5}
+	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WriteMetricsRequest) GetMetrics() []*WriteMetricRequest {
@@ -380,7 +445,7 @@ type WriteMetricsResponse struct {
 
 func (x *WriteMetricsResponse) Reset() {
 	*x = WriteMetricsResponse{}
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[6]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +457,7 @@ func (x *WriteMetricsResponse) String() string {
 func (*WriteMetricsResponse) ProtoMessage() {}
 
 func (x *WriteMetricsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[6]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +470,7 @@ func (x *WriteMetricsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteMetricsResponse.ProtoReflect.Descriptor instead.
 func (*WriteMetricsResponse) Descriptor() ([]byte, []int) {
-	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{6}
+	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WriteMetricsResponse) GetRejected() []*Rejection {
@@ -430,7 +495,7 @@ type Rejection struct {
 
 func (x *Rejection) Reset() {
 	*x = Rejection{}
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[7]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +507,7 @@ func (x *Rejection) String() string {
 func (*Rejection) ProtoMessage() {}
 
 func (x *Rejection) ProtoReflect() protoreflect.Message {
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[7]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +520,7 @@ func (x *Rejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
 func (*Rejection) Descriptor() ([]byte, []int) {
-	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{7}
+	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Rejection) GetIndex() int32 {
@@ -490,7 +555,7 @@ type GetResultsRequest struct {
 
 func (x *GetResultsRequest) Reset() {
 	*x = GetResultsRequest{}
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[8]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +567,7 @@ func (x *GetResultsRequest) String() string {
 func (*GetResultsRequest) ProtoMessage() {}
 
 func (x *GetResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[8]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +580,7 @@ func (x *GetResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResultsRequest.ProtoReflect.Descriptor instead.
 func (*GetResultsRequest) Descriptor() ([]byte, []int) {
-	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{8}
+	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetResultsRequest) GetApplication() string {
@@ -541,7 +606,7 @@ type GetResultsResponse struct {
 
 func (x *GetResultsResponse) Reset() {
 	*x = GetResultsResponse{}
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[9]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +618,7 @@ func (x *GetResultsResponse) String() string {
 func (*GetResultsResponse) ProtoMessage() {}
 
 func (x *GetResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[9]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +631,7 @@ func (x *GetResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResultsResponse.ProtoReflect.Descriptor instead.
 func (*GetResultsResponse) Descriptor() ([]byte, []int) {
-	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{9}
+	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetResultsResponse) GetApplication() string {
@@ -614,7 +679,7 @@ type VersionResults struct {
 
 func (x *VersionResults) Reset() {
 	*x = VersionResults{}
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[10]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -626,7 +691,7 @@ func (x *VersionResults) String() string {
 func (*VersionResults) ProtoMessage() {}
 
 func (x *VersionResults) ProtoReflect() protoreflect.Message {
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[10]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -639,7 +704,7 @@ func (x *VersionResults) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionResults.ProtoReflect.Descriptor instead.
 func (*VersionResults) Descriptor() ([]byte, []int) {
-	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{10}
+	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *VersionResults) GetName() string {
@@ -718,7 +783,7 @@ type MetricResults struct {
 
 func (x *MetricResults) Reset() {
 	*x = MetricResults{}
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[11]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +795,7 @@ func (x *MetricResults) String() string {
 func (*MetricResults) ProtoMessage() {}
 
 func (x *MetricResults) ProtoReflect() protoreflect.Message {
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[11]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +808,7 @@ func (x *MetricResults) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricResults.ProtoReflect.Descriptor instead.
 func (*MetricResults) Descriptor() ([]byte, []int) {
-	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{11}
+	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MetricResults) GetName() string {
@@ -822,7 +887,7 @@ type Bucket struct {
 
 func (x *Bucket) Reset() {
 	*x = Bucket{}
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[12]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +899,7 @@ func (x *Bucket) String() string {
 func (*Bucket) ProtoMessage() {}
 
 func (x *Bucket) ProtoReflect() protoreflect.Message {
-	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[12]
+	mi := &file_pkg_abn_abnpb_abn_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +912,7 @@ func (x *Bucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bucket.ProtoReflect.Descriptor instead.
 func (*Bucket) Descriptor() ([]byte, []int) {
-	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{12}
+	return file_pkg_abn_abnpb_abn_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Bucket) GetIndex() int32 {
@@ -873,7 +938,11 @@ const file_pkg_abn_abnpb_abn_proto_rawDesc = "" +
 	"\vapplication\x18\x01 \x01(\tR\vapplication\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\"A\n" +
 	"\x0eLookupResponse\x12/\n" +
-	"\aversion\x18\x01 \x01(\v2\x15.iter8.abn.v1.VersionR\aversion\"w\n" +
+	"\aversion\x18\x01 \x01(\v2\x15.iter8.abn.v1.VersionR\aversion\"p\n" +
+	"\x0fLookupsResponse\x12/\n" +
+	"\aversion\x18\x01 \x01(\v2\x15.iter8.abn.v1.VersionR\aversion\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"w\n" +
 	"\aVersion\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x05R\x05index\x12\x1f\n" +
@@ -922,9 +991,10 @@ const file_pkg_abn_abnpb_abn_proto_rawDesc = "" +
 	"\abuckets\x18\t \x03(\v2\x14.iter8.abn.v1.BucketR\abuckets\"4\n" +
 	"\x06Bucket\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x03R\x05count2\xc6\x02\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count2\x91\x03\n" +
 	"\x03ABN\x12C\n" +
-	"\x06Lookup\x12\x1b.iter8.abn.v1.LookupRequest\x1a\x1c.iter8.abn.v1.LookupResponse\x12R\n" +
+	"\x06Lookup\x12\x1b.iter8.abn.v1.LookupRequest\x1a\x1c.iter8.abn.v1.LookupResponse\x12I\n" +
+	"\aLookups\x12\x1b.iter8.abn.v1.LookupRequest\x1a\x1d.iter8.abn.v1.LookupsResponse(\x010\x01\x12R\n" +
 	"\vWriteMetric\x12 .iter8.abn.v1.WriteMetricRequest\x1a!.iter8.abn.v1.WriteMetricResponse\x12U\n" +
 	"\fWriteMetrics\x12!.iter8.abn.v1.WriteMetricsRequest\x1a\".iter8.abn.v1.WriteMetricsResponse\x12O\n" +
 	"\n" +
@@ -942,42 +1012,46 @@ func file_pkg_abn_abnpb_abn_proto_rawDescGZIP() []byte {
 	return file_pkg_abn_abnpb_abn_proto_rawDescData
 }
 
-var file_pkg_abn_abnpb_abn_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_pkg_abn_abnpb_abn_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_pkg_abn_abnpb_abn_proto_goTypes = []any{
 	(*LookupRequest)(nil),        // 0: iter8.abn.v1.LookupRequest
 	(*LookupResponse)(nil),       // 1: iter8.abn.v1.LookupResponse
-	(*Version)(nil),              // 2: iter8.abn.v1.Version
-	(*WriteMetricRequest)(nil),   // 3: iter8.abn.v1.WriteMetricRequest
-	(*WriteMetricResponse)(nil),  // 4: iter8.abn.v1.WriteMetricResponse
-	(*WriteMetricsRequest)(nil),  // 5: iter8.abn.v1.WriteMetricsRequest
-	(*WriteMetricsResponse)(nil), // 6: iter8.abn.v1.WriteMetricsResponse
-	(*Rejection)(nil),            // 7: iter8.abn.v1.Rejection
-	(*GetResultsRequest)(nil),    // 8: iter8.abn.v1.GetResultsRequest
-	(*GetResultsResponse)(nil),   // 9: iter8.abn.v1.GetResultsResponse
-	(*VersionResults)(nil),       // 10: iter8.abn.v1.VersionResults
-	(*MetricResults)(nil),        // 11: iter8.abn.v1.MetricResults
-	(*Bucket)(nil),               // 12: iter8.abn.v1.Bucket
+	(*LookupsResponse)(nil),      // 2: iter8.abn.v1.LookupsResponse
+	(*Version)(nil),              // 3: iter8.abn.v1.Version
+	(*WriteMetricRequest)(nil),   // 4: iter8.abn.v1.WriteMetricRequest
+	(*WriteMetricResponse)(nil),  // 5: iter8.abn.v1.WriteMetricResponse
+	(*WriteMetricsRequest)(nil),  // 6: iter8.abn.v1.WriteMetricsRequest
+	(*WriteMetricsResponse)(nil), // 7: iter8.abn.v1.WriteMetricsResponse
+	(*Rejection)(nil),            // 8: iter8.abn.v1.Rejection
+	(*GetResultsRequest)(nil),    // 9: iter8.abn.v1.GetResultsRequest
+	(*GetResultsResponse)(nil),   // 10: iter8.abn.v1.GetResultsResponse
+	(*VersionResults)(nil),       // 11: iter8.abn.v1.VersionResults
+	(*MetricResults)(nil),        // 12: iter8.abn.v1.MetricResults
+	(*Bucket)(nil),               // 13: iter8.abn.v1.Bucket
 }
 var file_pkg_abn_abnpb_abn_proto_depIdxs = []int32{
-	2,  // 0: iter8.abn.v1.LookupResponse.version:type_name -> iter8.abn.v1.Version
-	3,  // 1: iter8.abn.v1.WriteMetricsRequest.metrics:type_name -> iter8.abn.v1.WriteMetricRequest
-	7,  // 2: iter8.abn.v1.WriteMetricsResponse.rejected:type_name -> iter8.abn.v1.Rejection
-	10, // 3: iter8.abn.v1.GetResultsResponse.versions:type_name -> iter8.abn.v1.VersionResults
-	11, // 4: iter8.abn.v1.VersionResults.metrics:type_name -> iter8.abn.v1.MetricResults
-	12, // 5: iter8.abn.v1.MetricResults.buckets:type_name -> iter8.abn.v1.Bucket
-	0,  // 6: iter8.abn.v1.ABN.Lookup:input_type -> iter8.abn.v1.LookupRequest
-	3,  // 7: iter8.abn.v1.ABN.WriteMetric:input_type -> iter8.abn.v1.WriteMetricRequest
-	5,  // 8: iter8.abn.v1.ABN.WriteMetrics:input_type -> iter8.abn.v1.WriteMetricsRequest
-	8,  // 9: iter8.abn.v1.ABN.GetResults:input_type -> iter8.abn.v1.GetResultsRequest
-	1,  // 10: iter8.abn.v1.ABN.Lookup:output_type -> iter8.abn.v1.LookupResponse
-	4,  // 11: iter8.abn.v1.ABN.WriteMetric:output_type -> iter8.abn.v1.WriteMetricResponse
-	6,  // 12: iter8.abn.v1.ABN.WriteMetrics:output_type -> iter8.abn.v1.WriteMetricsResponse
-	9,  // 13: iter8.abn.v1.ABN.GetResults:output_type -> iter8.abn.v1.GetResultsResponse
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	3,  // 0: iter8.abn.v1.LookupResponse.version:type_name -> iter8.abn.v1.Version
+	3,  // 1: iter8.abn.v1.LookupsResponse.version:type_name -> iter8.abn.v1.Version
+	4,  // 2: iter8.abn.v1.WriteMetricsRequest.metrics:type_name -> iter8.abn.v1.WriteMetricRequest
+	8,  // 3: iter8.abn.v1.WriteMetricsResponse.rejected:type_name -> iter8.abn.v1.Rejection
+	11, // 4: iter8.abn.v1.GetResultsResponse.versions:type_name -> iter8.abn.v1.VersionResults
+	12, // 5: iter8.abn.v1.VersionResults.metrics:type_name -> iter8.abn.v1.MetricResults
+	13, // 6: iter8.abn.v1.MetricResults.buckets:type_name -> iter8.abn.v1.Bucket
+	0,  // 7: iter8.abn.v1.ABN.Lookup:input_type -> iter8.abn.v1.LookupRequest
+	0,  // 8: iter8.abn.v1.ABN.Lookups:input_type -> iter8.abn.v1.LookupRequest
+	4,  // 9: iter8.abn.v1.ABN.WriteMetric:input_type -> iter8.abn.v1.WriteMetricRequest
+	6,  // 10: iter8.abn.v1.ABN.WriteMetrics:input_type -> iter8.abn.v1.WriteMetricsRequest
+	9,  // 11: iter8.abn.v1.ABN.GetResults:input_type -> iter8.abn.v1.GetResultsRequest
+	1,  // 12: iter8.abn.v1.ABN.Lookup:output_type -> iter8.abn.v1.LookupResponse
+	2,  // 13: iter8.abn.v1.ABN.Lookups:output_type -> iter8.abn.v1.LookupsResponse
+	5,  // 14: iter8.abn.v1.ABN.WriteMetric:output_type -> iter8.abn.v1.WriteMetricResponse
+	7,  // 15: iter8.abn.v1.ABN.WriteMetrics:output_type -> iter8.abn.v1.WriteMetricsResponse
+	10, // 16: iter8.abn.v1.ABN.GetResults:output_type -> iter8.abn.v1.GetResultsResponse
+	12, // [12:17] is the sub-list for method output_type
+	7,  // [7:12] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_pkg_abn_abnpb_abn_proto_init() }
@@ -991,7 +1065,7 @@ func file_pkg_abn_abnpb_abn_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pkg_abn_abnpb_abn_proto_rawDesc), len(file_pkg_abn_abnpb_abn_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	ABN_Lookup_FullMethodName       = "/iter8.abn.v1.ABN/Lookup"
+	ABN_Lookups_FullMethodName      = "/iter8.abn.v1.ABN/Lookups"
 	ABN_WriteMetric_FullMethodName  = "/iter8.abn.v1.ABN/WriteMetric"
 	ABN_WriteMetrics_FullMethodName = "/iter8.abn.v1.ABN/WriteMetrics"
 	ABN_GetResults_FullMethodName   = "/iter8.abn.v1.ABN/GetResults"
@@ -44,6 +45,14 @@ type ABNClient interface {
 	// version of the application is ready. InvalidArgument: a name is empty,
 	// too long or not valid UTF-8.
 	Lookup(ctx context.Context, in *LookupRequest, opts ...grpc.CallOption) (*LookupResponse, error)
+	// Lookups answers a stream of lookups: one LookupsResponse per
+	// LookupRequest, in the order of the requests. A lookup that fails fails
+	// only its own answer, with the status Lookup would have returned. The
+	// stream ends when the client closes it, or with OK when the service
+	// stops; requests it had not answered then must be sent again. For
+	// clients that look up often (the SDK): a message on an open stream costs
+	// the service less than a call.
+	Lookups(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[LookupRequest, LookupsResponse], error)
 	// WriteMetric records one value of a metric for a user, under the version
 	// the user is assigned to. It returns once the value is durable. Errors as
 	// for Lookup, and InvalidArgument for a NaN or infinite value.
@@ -76,6 +85,19 @@ func (c *aBNClient) Lookup(ctx context.Context, in *LookupRequest, opts ...grpc.
 	}
 	return out, nil
 }
+
+func (c *aBNClient) Lookups(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[LookupRequest, LookupsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ABN_ServiceDesc.Streams[0], ABN_Lookups_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[LookupRequest, LookupsResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ABN_LookupsClient = grpc.BidiStreamingClient[LookupRequest, LookupsResponse]
 
 func (c *aBNClient) WriteMetric(ctx context.Context, in *WriteMetricRequest, opts ...grpc.CallOption) (*WriteMetricResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -119,6 +141,14 @@ type ABNServer interface {
 	// version of the application is ready. InvalidArgument: a name is empty,
 	// too long or not valid UTF-8.
 	Lookup(context.Context, *LookupRequest) (*LookupResponse, error)
+	// Lookups answers a stream of lookups: one LookupsResponse per
+	// LookupRequest, in the order of the requests. A lookup that fails fails
+	// only its own answer, with the status Lookup would have returned. The
+	// stream ends when the client closes it, or with OK when the service
+	// stops; requests it had not answered then must be sent again. For
+	// clients that look up often (the SDK): a message on an open stream costs
+	// the service less than a call.
+	Lookups(grpc.BidiStreamingServer[LookupRequest, LookupsResponse]) error
 	// WriteMetric records one value of a metric for a user, under the version
 	// the user is assigned to. It returns once the value is durable. Errors as
 	// for Lookup, and InvalidArgument for a NaN or infinite value.
@@ -144,6 +174,9 @@ type UnimplementedABNServer struct{}
 
 func (UnimplementedABNServer) Lookup(context.Context, *LookupRequest) (*LookupResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Lookup not implemented")
+}
+func (UnimplementedABNServer) Lookups(grpc.BidiStreamingServer[LookupRequest, LookupsResponse]) error {
+	return status.Error(codes.Unimplemented, "method Lookups not implemented")
 }
 func (UnimplementedABNServer) WriteMetric(context.Context, *WriteMetricRequest) (*WriteMetricResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method WriteMetric not implemented")
@@ -192,6 +225,13 @@ func _ABN_Lookup_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _ABN_Lookups_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ABNServer).Lookups(&grpc.GenericServerStream[LookupRequest, LookupsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ABN_LookupsServer = grpc.BidiStreamingServer[LookupRequest, LookupsResponse]
 
 func _ABN_WriteMetric_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(WriteMetricRequest)
@@ -271,6 +311,13 @@ var ABN_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ABN_GetResults_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Lookups",
+			Handler:       _ABN_Lookups_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "pkg/abn/abnpb/abn.proto",
 }

@@ -46,6 +46,7 @@ func (s *Service) Run(ctx context.Context, grpcLis, httpLis net.Listener) error 
 	}
 	ready.Store(false)
 	hs.Shutdown()
+	s.endStreams()
 	stopped := make(chan struct{})
 	go func() {
 		gs.GracefulStop()

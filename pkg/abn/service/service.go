@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -64,14 +66,20 @@ type Service struct {
 	opts        Options
 	metrics     *metrics
 	assignments *assignments
+	// lookups are the metrics of Lookups, per lookup.
+	lookups methodMetrics
+	// stopping is closed when the service stops: Lookups streams end.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New returns a service that assigns users in apps and keeps data in st.
 // Run serves it; Close flushes what it holds.
 func New(apps abn.Applications, st store.Store, opts Options) *Service {
 	opts.normalize()
-	s := &Service{apps: apps, store: st, opts: opts}
+	s := &Service{apps: apps, store: st, opts: opts, stopping: make(chan struct{})}
 	s.metrics = newMetrics()
+	s.lookups = s.metrics.forMethods([]string{lookupsMethod})[lookupsMethod]
 	s.assignments = newAssignments(st, opts, s.metrics)
 	s.metrics.registerPending(s.assignments.len)
 	return s
@@ -79,6 +87,74 @@ func New(apps abn.Applications, st store.Store, opts Options) *Service {
 
 // Lookup returns the version a user is assigned to.
 func (s *Service) Lookup(_ context.Context, req *abnpb.LookupRequest) (*abnpb.LookupResponse, error) {
+	v, err := s.lookup(req)
+	if err != nil {
+		return nil, err
+	}
+	return &abnpb.LookupResponse{Version: v}, nil
+}
+
+// lookupsMethod names Lookups in the service's metrics, where each lookup
+// of a stream counts as a call.
+const lookupsMethod = "Lookups"
+
+// Lookups answers a stream of lookups in order. A goroutine of its own
+// reads and answers them, so that the handler can end the stream when the
+// service stops: a request read but not answered by then is not answered,
+// and the client sends it again.
+func (s *Service) Lookups(stream abnpb.ABN_LookupsServer) error {
+	var mu sync.Mutex // orders the answers with the end of the stream
+	ended := false
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			req, err := stream.Recv()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = nil
+				}
+				errc <- err
+				return
+			}
+			start := time.Now()
+			resp := &abnpb.LookupsResponse{}
+			if resp.Version, err = s.lookup(req); err != nil {
+				st := status.Convert(err)
+				resp.Code, resp.Message = int32(st.Code()), st.Message()
+				s.metrics.requests.WithLabelValues(lookupsMethod, st.Code().String()).Inc()
+			} else {
+				s.lookups.ok.Inc()
+			}
+			s.lookups.duration.Observe(time.Since(start).Seconds())
+			mu.Lock()
+			if !ended {
+				err = stream.Send(resp)
+			}
+			mu.Unlock()
+			if err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-s.stopping:
+		mu.Lock()
+		ended = true
+		mu.Unlock()
+		return nil
+	}
+}
+
+// endStreams ends the Lookups streams, and refuses new ones.
+func (s *Service) endStreams() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+}
+
+// lookup assigns the user of a lookup; errors are gRPC statuses.
+func (s *Service) lookup(req *abnpb.LookupRequest) (*abnpb.Version, error) {
 	if err := abn.ValidateLookup(req.GetApplication(), req.GetUser()); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -93,9 +169,7 @@ func (s *Service) Lookup(_ context.Context, req *abnpb.LookupRequest) (*abnpb.Lo
 	if header == "" {
 		header = v.Name
 	}
-	return &abnpb.LookupResponse{Version: &abnpb.Version{
-		Name: v.Name, Index: int32(i), HeaderName: abn.HeaderName, HeaderValue: header,
-	}}, nil
+	return &abnpb.Version{Name: v.Name, Index: int32(i), HeaderName: abn.HeaderName, HeaderValue: header}, nil
 }
 
 // assign assigns a user of a (validated) lookup, returning errors as gRPC

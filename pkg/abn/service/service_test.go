@@ -317,6 +317,55 @@ func writeErr(in *instance, app, u, metric string, v float64) func() error {
 	}
 }
 
+// TestLookupsStream sends good and bad lookups on one stream: each answer
+// comes in order and is what Lookup answers. The stream ends with OK when
+// the service stops, long before its shutdown timeout.
+func TestLookupsStream(t *testing.T) {
+	in := start(t, apps(t), openBolt(t, filepath.Join(t.TempDir(), "abn.db")), service.Options{ShutdownTimeout: time.Hour})
+	reqs := []*abnpb.LookupRequest{{Application: "cart", User: "u"}, {Application: "shop", User: ""}, {Application: "dark", User: "u"}}
+	for i := range 100 {
+		reqs = append(reqs, &abnpb.LookupRequest{Application: "shop", User: user(i)})
+	}
+	var want []*abnpb.LookupsResponse
+	for _, req := range reqs {
+		resp, err := in.client.Lookup(t.Context(), req)
+		st := status.Convert(err)
+		want = append(want, &abnpb.LookupsResponse{Version: resp.GetVersion(), Code: int32(st.Code()), Message: st.Message()})
+	}
+
+	stream, err := in.client.Lookups(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for _, req := range reqs {
+			if err := stream.Send(req); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var got []*abnpb.LookupsResponse
+	for range reqs {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, resp)
+	}
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Errorf("answers on the stream (-Lookup's +stream's):\n%s", diff)
+	}
+	if !strings.Contains(get(t, in.http+"/metrics", http.StatusOK), `abn_requests_total{code="OK",method="Lookups"} 100`) {
+		t.Error("the 100 lookups on the stream are not counted in /metrics")
+	}
+
+	in.stop(t)
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Errorf("the stream ended with %v, want OK (io.EOF)", err)
+	}
+}
+
 // TestConcurrentWritersExactCounts has 50 clients write at once, one value
 // per call and in batches, and checks the exact totals.
 func TestConcurrentWritersExactCounts(t *testing.T) {
