@@ -205,6 +205,9 @@ type Client struct {
 	flushes chan flushRequest
 	quit    chan struct{}
 	stopped chan struct{}
+
+	// lookups is the stream of lookups, and its state.
+	lookups lookupStreams
 }
 
 type cacheKey struct{ app, user string }
@@ -258,6 +261,7 @@ func New(target string, opts ...Option) (*Client, error) {
 		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
+	c.lookups.ctx, c.lookups.cancel = context.WithCancel(context.Background())
 	go c.run()
 	return c, nil
 }
@@ -282,7 +286,7 @@ func (c *Client) Lookup(ctx context.Context, application, user string) (Version,
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.lookupTimeout)
 	defer cancel()
-	resp, err := c.api.Lookup(ctx, &abnpb.LookupRequest{Application: application, User: user})
+	pv, err := c.lookup(ctx, &abnpb.LookupRequest{Application: application, User: user})
 	if err != nil {
 		err = fmt.Errorf("looking up %s for a user: %w", application, err)
 		if c.opts.defaultVersion == "" || status.Code(err) == codes.InvalidArgument {
@@ -291,7 +295,6 @@ func (c *Client) Lookup(ctx context.Context, application, user string) (Version,
 		c.opts.onError(err)
 		return Version{Name: c.opts.defaultVersion, Index: -1, HeaderName: abn.HeaderName, HeaderValue: c.opts.defaultVersion, Fallback: true}, nil
 	}
-	pv := resp.GetVersion()
 	v := Version{Name: pv.GetName(), Index: int(pv.GetIndex()), HeaderName: pv.GetHeaderName(), HeaderValue: pv.GetHeaderValue()}
 	if c.opts.cacheTTL > 0 {
 		c.remember(key, v)
@@ -421,6 +424,7 @@ func (c *Client) Close(ctx context.Context) error {
 	if lost > 0 {
 		err = fmt.Errorf("%d metric values were not sent: %w", lost, err)
 	}
+	c.lookups.cancel()
 	return errors.Join(err, c.conn.Close())
 }
 

@@ -3,18 +3,25 @@ package sdk_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/iter8-tools/iter8/pkg/abn"
+	"github.com/iter8-tools/iter8/pkg/abn/abnpb"
 	"github.com/iter8-tools/iter8/pkg/abn/sdk"
 	"github.com/iter8-tools/iter8/pkg/abn/service"
 	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
@@ -270,5 +277,184 @@ func TestOptionsAreValidated(t *testing.T) {
 		if _, err := sdk.New("127.0.0.1:1", tc.opt); err == nil || err.Error() != tc.want {
 			t.Errorf("error %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// streamed returns the number of lookups srv answered on streams.
+func streamed(t *testing.T, srv *servicetest.Server) int {
+	t.Helper()
+	resp, err := http.Get(srv.HTTP + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const counter = `abn_requests_total{code="OK",method="Lookups"} `
+	for line := range strings.Lines(string(body)) {
+		if n, ok := strings.CutPrefix(strings.TrimSpace(line), counter); ok {
+			v, err := strconv.Atoi(n)
+			if err != nil {
+				t.Fatalf("%s%s: %v", counter, n, err)
+			}
+			return v
+		}
+	}
+	return 0
+}
+
+// warmUp looks up until the client's lookups go on a stream to srv.
+func warmUp(t *testing.T, c *sdk.Client, srv *servicetest.Server) {
+	t.Helper()
+	for i := 0; streamed(t, srv) == 0; i++ {
+		if i == 1000 {
+			t.Fatal("the lookups do not go on a stream")
+		}
+		if _, err := c.Lookup(t.Context(), "shop", "warm-up"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// want returns what user gets in shop.
+func want(t *testing.T, a *abn.Static, user string) sdk.Version {
+	t.Helper()
+	shop, _ := a.Application("shop")
+	i, err := abn.Assign(&shop, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sdk.Version{Name: shop.Versions[i].Name, Index: i, HeaderName: abn.HeaderName, HeaderValue: shop.Versions[i].Name}
+}
+
+// TestConcurrentLookupsOnTheStream has 50 callers share the client's
+// stream: every answer is the caller's own, and all go on the stream.
+func TestConcurrentLookupsOnTheStream(t *testing.T) {
+	const callers, each = 50, 200
+	a := apps(t)
+	srv := servicetest.Start(t, a)
+	c := client(t, srv.Addr, sdk.WithCacheTTL(0))
+	warmUp(t, c, srv)
+	before := streamed(t, srv)
+	var wg sync.WaitGroup
+	var differ atomic.Int64
+	for g := range callers {
+		wg.Go(func() {
+			for k := range each {
+				u := "user-" + strconv.Itoa(g*each+k)
+				if got, err := c.Lookup(t.Context(), "shop", u); err != nil || got != want(t, a, u) {
+					differ.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if differ.Load() != 0 {
+		t.Errorf("%d of %d answers are not the user's version", differ.Load(), callers*each)
+	}
+	if n := streamed(t, srv) - before; n != callers*each {
+		t.Errorf("%d lookups went on the stream, want all %d", n, callers*each)
+	}
+}
+
+// TestLookupsOutliveARestart stops the service under a client with an open
+// stream: lookups fall back, then go to the service that takes its place,
+// on a new stream.
+func TestLookupsOutliveARestart(t *testing.T) {
+	a := apps(t)
+	first := servicetest.Start(t, a)
+	c := client(t, first.Addr, sdk.WithCacheTTL(0), sdk.WithDefaultVersion("v1"), sdk.WithErrorHandler(func(error) {}))
+	warmUp(t, c, first)
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Lookup(t.Context(), "shop", "ann"); err != nil || !got.Fallback {
+		t.Errorf("Lookup with the service stopped = %+v, %v; want the fallback", got, err)
+	}
+
+	l, err := net.Listen("tcp", first.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "abn.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() }) // after the service stops
+	second := servicetest.Serve(t, a, st, service.Options{}, l)
+	// gRPC reconnects with backoff: wait for it (at most a minute).
+	deadline := time.Now().Add(time.Minute)
+	for {
+		got, err := c.Lookup(t.Context(), "shop", "ann")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Fallback {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the client did not reach the new service")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	warmUp(t, c, second)
+	for _, u := range []string{"ann", "bob", "cy"} {
+		if got, err := c.Lookup(t.Context(), "shop", u); err != nil || got != want(t, a, u) {
+			t.Errorf("Lookup(%s) = %+v, %v; want %+v", u, got, err, want(t, a, u))
+		}
+	}
+}
+
+// oldService answers Lookup, and not Lookups, as a service of an earlier
+// version would.
+type oldService struct {
+	abnpb.UnimplementedABNServer
+	svc *service.Service
+}
+
+func (o oldService) Lookup(ctx context.Context, req *abnpb.LookupRequest) (*abnpb.LookupResponse, error) {
+	return o.svc.Lookup(ctx, req)
+}
+
+// TestLookupsWithoutTheStream points the client at a service without
+// Lookups: it asks with calls, and tries a stream only once.
+func TestLookupsWithoutTheStream(t *testing.T) {
+	a := apps(t)
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "abn.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	svc := service.New(a, st, service.Options{Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(func() { _ = svc.Close(context.Background()) })
+	var attempts atomic.Int64
+	gs := grpc.NewServer(grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		attempts.Add(1)
+		return handler(srv, ss)
+	}))
+	abnpb.RegisterABNServer(gs, oldService{svc: svc})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = gs.Serve(l) }()
+	defer gs.Stop()
+
+	c := client(t, l.Addr().String(), sdk.WithCacheTTL(0))
+	// Look up for longer than the client waits between two attempts to
+	// open a stream.
+	for start := time.Now(); time.Since(start) < 1500*time.Millisecond; {
+		for _, u := range []string{"ann", "bob", "cy"} {
+			if got, err := c.Lookup(t.Context(), "shop", u); err != nil || got != want(t, a, u) {
+				t.Fatalf("Lookup(%s) = %+v, %v; want %+v", u, got, err, want(t, a, u))
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := attempts.Load(); n != 1 {
+		t.Errorf("the client tried %d streams, want 1", n)
 	}
 }
