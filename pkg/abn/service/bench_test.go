@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"golang.org/x/sys/unix"
@@ -113,7 +114,8 @@ func measure(b *testing.B, pid int, unit string, f func()) {
 
 // BenchmarkLookupGRPC measures lookups of distinct users over gRPC.
 func BenchmarkLookupGRPC(b *testing.B) {
-	// saturation: 64 callers on 4 connections, as fast as they go.
+	// saturation: 64 callers on 4 connections, as fast as they go, each
+	// lookup a call.
 	b.Run("saturation", func(b *testing.B) {
 		svc := benchService(b)
 		cs := clients(b, svc.GRPC, 4)
@@ -124,24 +126,55 @@ func BenchmarkLookupGRPC(b *testing.B) {
 			})
 		})
 	})
+	// saturation-sdk: 64 callers on 4 SDK clients (their caches off), as
+	// fast as they go: the lookups go on the clients' streams.
+	b.Run("saturation-sdk", func(b *testing.B) {
+		svc := benchService(b)
+		var cs []*sdk.Client
+		for range 4 {
+			cs = append(cs, streamingClient(b, svc))
+		}
+		measure(b, svc.Pid, "lookups", func() {
+			closedLoop(b, 64, func(g int, i int64) error {
+				_, err := cs[g%len(cs)].Lookup(context.Background(), "checkout", "user-"+strconv.FormatInt(i, 10))
+				return err
+			})
+		})
+	})
 	// rate=10000: an open loop at 10,000 lookups/s from one front end with
-	// the SDK (its cache off, so that every lookup reaches the service).
+	// the SDK (its cache off, so that every lookup reaches the service, on
+	// the SDK's stream).
 	b.Run("rate=10000", func(b *testing.B) {
 		svc := benchService(b)
-		c, err := sdk.New(svc.GRPC, sdk.WithCacheTTL(0))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close(context.Background())
-		if _, err := c.Lookup(context.Background(), "checkout", "warm-up"); err != nil {
-			b.Fatal(err)
-		}
+		c := streamingClient(b, svc)
 		openLoop(b, svc.Pid, func(_ int, i int64) error {
 			_, err := c.Lookup(context.Background(), "checkout", "user-"+strconv.FormatInt(i, 10))
 			return err
 		})
-		b.ReportMetric(serverP99(b, svc), "server-p99-≤µs")
+		b.ReportMetric(serverP99(b, svc, "Lookups"), "server-p99-≤µs")
 	})
+}
+
+// streamingClient returns an SDK client of svc, its cache off, warmed up
+// until its lookups go on its stream.
+func streamingClient(b *testing.B, svc *servicetest.Process) *sdk.Client {
+	b.Helper()
+	c, err := sdk.New(svc.GRPC, sdk.WithCacheTTL(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Close(context.Background()) })
+	before := streamed(b, svc)
+	for i := 0; streamed(b, svc) == before; i++ {
+		if i == 1000 {
+			b.Fatal("the SDK's lookups do not go on a stream")
+		}
+		if _, err := c.Lookup(context.Background(), "checkout", "warm-up"); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return c
 }
 
 // closedLoop makes calls 1 to b.N from callers goroutines as fast as they
@@ -412,10 +445,8 @@ func BenchmarkWriteMetricGRPC(b *testing.B) {
 	})
 }
 
-// serverP99 reads the service's own histogram of Lookup times (from
-// receiving a call to returning its answer to gRPC) and returns the upper
-// bound of the bucket that holds its 99th percentile.
-func serverP99(b *testing.B, svc *servicetest.Process) float64 {
+// serverMetrics reads the service's metrics.
+func serverMetrics(b *testing.B, svc *servicetest.Process) map[string]*dto.MetricFamily {
 	b.Helper()
 	resp, err := http.Get("http://" + svc.HTTP + "/metrics")
 	if err != nil {
@@ -427,8 +458,30 @@ func serverP99(b *testing.B, svc *servicetest.Process) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, m := range families["abn_request_duration_seconds"].GetMetric() {
-		if m.GetLabel()[0].GetValue() != "Lookup" {
+	return families
+}
+
+// streamed returns the number of lookups the service answered on streams.
+func streamed(b *testing.B, svc *servicetest.Process) float64 {
+	b.Helper()
+	var n float64
+	for _, m := range serverMetrics(b, svc)["abn_requests_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "method" && l.GetValue() == "Lookups" {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
+}
+
+// serverP99 reads the service's own histogram of the times of a method's
+// calls (from receiving one to returning its answer to gRPC) and returns
+// the upper bound of the bucket that holds its 99th percentile.
+func serverP99(b *testing.B, svc *servicetest.Process, method string) float64 {
+	b.Helper()
+	for _, m := range serverMetrics(b, svc)["abn_request_duration_seconds"].GetMetric() {
+		if m.GetLabel()[0].GetValue() != method {
 			continue
 		}
 		h := m.GetHistogram()
@@ -438,7 +491,7 @@ func serverP99(b *testing.B, svc *servicetest.Process) float64 {
 			}
 		}
 	}
-	b.Fatal("no histogram of Lookup in /metrics")
+	b.Fatalf("no histogram of %s in /metrics", method)
 	return 0
 }
 
