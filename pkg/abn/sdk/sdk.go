@@ -267,8 +267,8 @@ func New(target string, opts ...Option) (*Client, error) {
 }
 
 // Lookup returns the version user gets in application. It answers from the
-// cache when it can, else asks the service, waiting at most the lookup
-// timeout. When the service cannot answer and a default version is set, it
+// cache when it can, else asks the service (on the client's Lookups stream
+// when one is open, else with a call), waiting at most the lookup timeout. When the service cannot answer and a default version is set, it
 // returns that version with Fallback set and reports the cause to the error
 // handler; bad arguments are always errors (*abn.InvalidError).
 func (c *Client) Lookup(ctx context.Context, application, user string) (Version, error) {
