@@ -2,7 +2,6 @@ package abn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -86,9 +85,6 @@ pod: its ServiceAccount).`,
 
 // Validate checks the flags.
 func (o *ServeOptions) Validate() error {
-	if o.apps == nil && o.cfg == nil {
-		return errors.New("no applications: pass --apps FILE, or a kubeconfig to read Routes with")
-	}
 	if o.AssignmentFlushInterval <= 0 {
 		return fmt.Errorf("invalid value %v for flag --assignment-flush-interval: must be positive", o.AssignmentFlushInterval)
 	}
@@ -99,9 +95,6 @@ func (o *ServeOptions) Validate() error {
 // and namespace of the Routes.
 func (o *ServeOptions) Complete() error {
 	if o.AppsFile == "" {
-		if o.Flags == nil {
-			return nil
-		}
 		cfg, err := o.Flags.ToRESTConfig()
 		if err != nil {
 			return fmt.Errorf("without --apps the applications are read from Routes: %w", err)

@@ -3,8 +3,6 @@ package route
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/fluxcd/pkg/runtime/logger"
 	"github.com/spf13/cobra"
@@ -106,9 +104,6 @@ func (o *ControllerOptions) Complete() error {
 			return fmt.Errorf("reading the namespace: %w", err)
 		}
 		o.Controller.LeaderElectionNamespace = ns
-	}
-	if o.Controller.GitDir == "" {
-		o.Controller.GitDir = filepath.Join(os.TempDir(), "iter8-route-controller-git")
 	}
 	return nil
 }
