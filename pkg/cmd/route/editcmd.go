@@ -86,10 +86,11 @@ and committed (and pushed with --push), for GitOps.`,
   kubectl iter8-route set-weight checkout v2=50 --git ~/fleet --push`,
 		Args: cobra.MinimumNArgs(2),
 	}, func(args []string) (edit, error) {
-		if _, _, err := parseWeights(args); err != nil {
+		order, weights, err := parseWeights(args)
+		if err != nil {
 			return nil, err
 		}
-		return setWeights(args), nil
+		return setWeights(order, weights), nil
 	})
 }
 

@@ -46,14 +46,10 @@ func parseWeights(args []string) ([]string, map[string]int32, error) {
 	return order, weights, nil
 }
 
-// setWeights sets the weights of the named versions (blue-green: relative
-// shares; mirror: percent copied).
-func setWeights(args []string) edit {
+// setWeights sets the weights of the versions named in order (blue-green:
+// relative shares; mirror: percent copied).
+func setWeights(order []string, weights map[string]int32) edit {
 	return func(r *v1alpha1.Route) (string, error) {
-		order, weights, err := parseWeights(args)
-		if err != nil {
-			return "", err
-		}
 		if s := r.Spec.Strategy; s != v1alpha1.StrategyBlueGreen && s != v1alpha1.StrategyMirror {
 			return "", fmt.Errorf("the Route %s has strategy %s: weights are used only by blue-green and mirror (promote or abort move all traffic)", r.Name, s)
 		}
