@@ -116,7 +116,7 @@ func (r *RouteReconciler) writeGit(ctx context.Context, route *v1alpha1.Route, o
 		return sinkResult{}, err
 	}
 	t := GitTarget{URL: g.URL, Branch: branchOf(g), Path: g.Path, Auth: auth}
-	commit, err := r.Git.Write(ctx, t, out.Objects, commitMessage(route, out))
+	commit, err := r.Git.Write(ctx, t, out.Objects, out.CommitMessage(route, ControllerName))
 	if err != nil {
 		return sinkResult{}, retry(ReasonGitOperationFailed, "writing %s of branch %s of %s: %w", t.Path, t.Branch, t.URL, err)
 	}
@@ -210,16 +210,6 @@ func revisionCommit(rev string) (plumbing.Hash, bool) {
 		return plumbing.ZeroHash, false
 	}
 	return plumbing.NewHash(m[1]), true
-}
-
-// commitMessage names the Route and the traffic.
-func commitMessage(route *v1alpha1.Route, out *render.Output) string {
-	app := route.Spec.App
-	if app == "" {
-		app = route.Name
-	}
-	return fmt.Sprintf("route %s/%s: %s\n\nRendered by %s from Route %s (provider %s, strategy %s).\n",
-		route.Namespace, app, out.Summary(), ControllerName, route.Name, route.Spec.Provider, route.Spec.Strategy)
 }
 
 // digest identifies a set of rendered objects: sha256 of their YAML.

@@ -211,6 +211,18 @@ func (o *Output) Summary() string {
 	return strings.Join(parts, ", ")
 }
 
+// CommitMessage is the message of a commit of o, rendered from route by the
+// tool named by: a subject naming the application and its traffic, then
+// where the objects come from.
+func (o *Output) CommitMessage(route *v1alpha1.Route, by string) string {
+	app := route.Spec.App
+	if app == "" {
+		app = route.Name
+	}
+	return fmt.Sprintf("route %s/%s: %s\n\nRendered by %s from Route %s (provider %s, strategy %s).\n",
+		route.Namespace, app, o.Summary(), by, route.Name, route.Spec.Provider, route.Spec.Strategy)
+}
+
 // AllVersions returns the names of all the Route's versions: the ready set
 // when readiness is not checked, as by generate, which renders the declared
 // intent.

@@ -17,7 +17,6 @@ import (
 	"github.com/iter8-tools/iter8/pkg/gitops"
 	"github.com/iter8-tools/iter8/pkg/render"
 	"github.com/iter8-tools/iter8/pkg/route"
-	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
 // GenerateOptions are the options of generate.
@@ -162,8 +161,6 @@ func (o *GenerateOptions) Run(ctx context.Context) error {
 	if err := gitops.WriteDir(o.OutDir, out.Objects); err != nil {
 		return fmt.Errorf("writing %s: %w", o.OutDir, err)
 	}
-	d := r.DeepCopy()
-	d.Default()
 	objects := "objects"
 	if len(out.Objects) == 1 {
 		objects = "object"
@@ -172,7 +169,8 @@ func (o *GenerateOptions) Run(ctx context.Context) error {
 	if !o.Commit {
 		return nil
 	}
-	h, err := repo.Commit(ctx, gitops.CommitOptions{Paths: []string{o.OutDir}, Message: commitMessage(d, out)})
+	msg := out.CommitMessage(r, "kubectl iter8-route generate")
+	h, err := repo.Commit(ctx, gitops.CommitOptions{Paths: []string{o.OutDir}, Message: msg})
 	if err != nil {
 		return fmt.Errorf("committing %s: %w", o.OutDir, err)
 	}
@@ -183,7 +181,8 @@ func (o *GenerateOptions) Run(ctx context.Context) error {
 	if h.IsZero() {
 		fmt.Fprintf(o.ErrOut, "nothing to commit: %s is unchanged\n", o.OutDir)
 	} else {
-		fmt.Fprintf(o.ErrOut, "committed %s on %s: %s\n", short(h), branch, subject(d, out))
+		subject, _, _ := strings.Cut(msg, "\n")
+		fmt.Fprintf(o.ErrOut, "committed %s on %s: %s\n", short(h), branch, subject)
 	}
 	if !o.Push {
 		return nil
@@ -197,16 +196,6 @@ func (o *GenerateOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.ErrOut, "pushed %s to %s\n", branch, o.Remote)
 	return nil
-}
-
-// subject is the first line of the commit message: the app and the traffic.
-func subject(r *v1alpha1.Route, out *render.Output) string {
-	return fmt.Sprintf("route %s/%s: %s", r.Namespace, r.Spec.App, out.Summary())
-}
-
-func commitMessage(r *v1alpha1.Route, out *render.Output) string {
-	return fmt.Sprintf("%s\n\nRendered by kubectl iter8-route generate from Route %s (provider %s, strategy %s).\n",
-		subject(r, out), r.Name, r.Spec.Provider, r.Spec.Strategy)
 }
 
 func short(h plumbing.Hash) string { return h.String()[:7] }
