@@ -194,21 +194,25 @@ type Output struct {
 func (o *Output) Summary() string {
 	parts := make([]string, 0, len(o.Traffic))
 	for _, t := range o.Traffic {
-		var s string
-		switch {
-		case t.Matched:
-			s = t.Name + " by match"
-		case t.MirrorPercent > 0:
-			s = fmt.Sprintf("%s mirrored %d%%", t.Name, t.MirrorPercent)
-		default:
-			s = fmt.Sprintf("%s %d%%", t.Name, t.Weight)
-		}
+		s := t.Name + " " + Traffic(t)
 		if !t.Ready {
 			s += " (not ready)"
 		}
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Traffic describes a version's traffic in a word: "20%", "by match" or
+// "mirrored 10%".
+func Traffic(t v1alpha1.VersionStatus) string {
+	switch {
+	case t.Matched:
+		return "by match"
+	case t.MirrorPercent > 0:
+		return fmt.Sprintf("mirrored %d%%", t.MirrorPercent)
+	}
+	return fmt.Sprintf("%d%%", t.Weight)
 }
 
 // CommitMessage is the message of a commit of o, rendered from route by the

@@ -68,17 +68,6 @@ type VersionView struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// traffic describes a version's traffic in a word.
-func traffic(t v1alpha1.VersionStatus) string {
-	switch {
-	case t.Matched:
-		return "by match"
-	case t.MirrorPercent > 0:
-		return fmt.Sprintf("mirrored %d%%", t.MirrorPercent)
-	}
-	return fmt.Sprintf("%d%%", t.Weight)
-}
-
 // viewOf summarises a Route.
 func viewOf(r *v1alpha1.Route) RouteView {
 	v := RouteView{
@@ -97,7 +86,7 @@ func viewOf(r *v1alpha1.Route) RouteView {
 		d := r.DeepCopy()
 		d.Default()
 		for _, t := range render.NewPlan(d, render.AllVersions(d)).Traffic {
-			desired[t.Name] = traffic(t)
+			desired[t.Name] = render.Traffic(t)
 		}
 	}
 	applied := map[string]v1alpha1.VersionStatus{}
@@ -107,7 +96,7 @@ func viewOf(r *v1alpha1.Route) RouteView {
 	for _, sv := range r.Spec.Versions {
 		vv := VersionView{Name: sv.Name, Desired: desired[sv.Name], Applied: "-"}
 		if t, ok := applied[sv.Name]; ok {
-			vv.Ready, vv.Applied, vv.Reason = t.Ready, traffic(t), t.Reason
+			vv.Ready, vv.Applied, vv.Reason = t.Ready, render.Traffic(t), t.Reason
 		}
 		v.Versions = append(v.Versions, vv)
 	}
