@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/iter8-tools/iter8/pkg/abn/deploy"
 	"github.com/iter8-tools/iter8/pkg/cli"
@@ -128,7 +126,7 @@ func (o *DeployOptions) Run(ctx context.Context) error {
 	}
 	switch {
 	case o.DryRun:
-		return printObjects(o.Out, o.Output.Format, objs)
+		return cli.PrintObjects(o.Out, o.Output.Format, objs)
 	case o.OutDir != "":
 		if err := gitops.WriteDir(o.OutDir, objs); err != nil {
 			return fmt.Errorf("writing %s: %w", o.OutDir, err)
@@ -136,62 +134,8 @@ func (o *DeployOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "wrote %d objects and a kustomization to %s\n", len(objs), o.OutDir)
 		return nil
 	}
-	return o.apply(ctx, objs)
-}
-
-// apply applies the objects with server-side apply, printing each as
-// kubectl apply --server-side does.
-func (o *DeployOptions) apply(ctx context.Context, objs []*unstructured.Unstructured) error {
-	cfg, err := o.Flags.ToRESTConfig()
-	if err != nil {
-		return fmt.Errorf("connecting to the cluster: %w", err)
-	}
-	mapper, err := o.Flags.ToRESTMapper()
-	if err != nil {
-		return fmt.Errorf("connecting to the cluster: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("connecting to the cluster: %w", err)
-	}
-	for _, obj := range objs {
-		gvk := obj.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			return fmt.Errorf("finding the resource of %s: %w", gvk.Kind, err)
-		}
-		_, err = dyn.Resource(m.Resource).Namespace(obj.GetNamespace()).Apply(ctx, obj.GetName(), obj,
-			metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
-		if err != nil {
-			return fmt.Errorf("applying %s %s: %w", gvk.Kind, obj.GetName(), err)
-		}
+	// Printed as kubectl apply --server-side prints.
+	return cli.ApplyObjects(ctx, o.Flags, FieldManager, objs, func(m *meta.RESTMapping, obj *unstructured.Unstructured) {
 		fmt.Fprintf(o.Out, "%s/%s serverside-applied\n", m.Resource.GroupResource().String(), obj.GetName())
-	}
-	return nil
-}
-
-// printObjects writes the objects as YAML documents or a JSON List.
-func printObjects(w io.Writer, format string, objs []*unstructured.Unstructured) error {
-	if format == cli.OutputJSON {
-		items := make([]any, len(objs))
-		for i, obj := range objs {
-			items[i] = obj.Object
-		}
-		return cli.PrintJSON(w, map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
-	}
-	for i, obj := range objs {
-		b, err := gitops.Marshal(obj)
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			if _, err := io.WriteString(w, "---\n"); err != nil {
-				return err
-			}
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -148,7 +146,7 @@ func (o *GenerateOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.OutDir == "" {
-		return printObjects(o.Out, o.Output.Format, out.Objects)
+		return cli.PrintObjects(o.Out, o.Output.Format, out.Objects)
 	}
 
 	var repo *gitops.Repository
@@ -199,28 +197,3 @@ func (o *GenerateOptions) Run(ctx context.Context) error {
 }
 
 func short(h plumbing.Hash) string { return h.String()[:7] }
-
-// printObjects writes the objects as a YAML stream, or as a JSON List (as
-// kubectl prints several objects).
-func printObjects(w io.Writer, format string, objs []*unstructured.Unstructured) error {
-	if format == cli.OutputJSON {
-		items := make([]any, len(objs))
-		for i, o := range objs {
-			items[i] = o.Object
-		}
-		return cli.PrintJSON(w, map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
-	}
-	var b strings.Builder
-	for i, o := range objs {
-		y, err := gitops.Marshal(o)
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			b.WriteString("---\n")
-		}
-		b.Write(y)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}

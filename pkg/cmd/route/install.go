@@ -7,11 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/gitops"
@@ -139,7 +137,7 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	}
 	switch {
 	case o.DryRun == DryRunClient:
-		return printObjects(o.Out, o.Output.Format, objs)
+		return cli.PrintObjects(o.Out, o.Output.Format, objs)
 	case o.OutDir != "":
 		if err := gitops.WriteDir(o.OutDir, objs); err != nil {
 			return fmt.Errorf("writing %s: %w", o.OutDir, err)
@@ -147,42 +145,13 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "wrote %d objects to %s\n", len(objs), o.OutDir)
 		return nil
 	}
-	cfg, err := o.ConfigFlags.ToRESTConfig()
-	if err != nil {
-		return err
-	}
-	mapper, err := o.ConfigFlags.ToRESTMapper()
-	if err != nil {
-		return err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	for _, obj := range objs {
-		if err := applyObject(ctx, dyn, mapper, obj); err != nil {
-			return err
-		}
+	err = cli.ApplyObjects(ctx, o.ConfigFlags, InstallFieldManager, objs, func(_ *meta.RESTMapping, obj *unstructured.Unstructured) {
 		fmt.Fprintf(o.ErrOut, "applied %s %s\n", obj.GetKind(), qualifiedName(obj))
+	})
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(o.ErrOut, "installed %s in namespace %s\n", reconcile.ControllerName, o.Install.Namespace)
-	return nil
-}
-
-// applyObject applies one object server-side.
-func applyObject(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTMapper, obj *unstructured.Unstructured) error {
-	gvk := obj.GroupVersionKind()
-	m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil {
-		return fmt.Errorf("applying %s %s: %w", gvk.Kind, obj.GetName(), err)
-	}
-	var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
-	if obj.GetNamespace() != "" {
-		ri = dyn.Resource(m.Resource).Namespace(obj.GetNamespace())
-	}
-	if _, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: InstallFieldManager, Force: true}); err != nil {
-		return fmt.Errorf("applying %s %s: %w", gvk.Kind, qualifiedName(obj), err)
-	}
 	return nil
 }
 
