@@ -15,7 +15,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/iter8-tools/iter8/pkg/abn"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -288,15 +287,12 @@ func BenchmarkAssign(b *testing.B) {
 	}
 }
 
-// env is the real control plane of the Route tests (routes_test.go).
-var env *testenv.Env
-
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if *update {
 		_ = os.MkdirAll(filepath.Dir(vectorsFile), 0o755)
 	}
-	os.Exit(testenv.Main(m, &env))
+	os.Exit(m.Run())
 }
 
 func nan() float64         { return math.NaN() }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/iter8-tools/iter8/pkg/abn"
+	"github.com/iter8-tools/iter8/pkg/abn/routes"
 	"github.com/iter8-tools/iter8/pkg/abn/service"
 	"github.com/iter8-tools/iter8/pkg/abn/store"
 )
@@ -119,7 +120,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(o.ErrOut, nil))
 	apps := o.apps
 	if apps == nil {
-		ra, err := abn.NewRouteApplications(ctx, o.cfg, o.namespace)
+		ra, err := routes.NewRouteApplications(ctx, o.cfg, o.namespace)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	abnpkg "github.com/iter8-tools/iter8/pkg/abn"
+	"github.com/iter8-tools/iter8/pkg/abn/routes"
 	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 	"github.com/iter8-tools/iter8/pkg/testenv"
@@ -72,7 +73,7 @@ func TestServeReadsRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dynamic.NewForConfigOrDie(env.Config).Resource(abnpkg.RoutesResource).Namespace(ns).
+	if _, err := dynamic.NewForConfigOrDie(env.Config).Resource(routes.RoutesResource).Namespace(ns).
 		Create(ctx, &unstructured.Unstructured{Object: m}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package abn_test
+package routes_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/iter8-tools/iter8/pkg/abn"
+	"github.com/iter8-tools/iter8/pkg/abn/routes"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 	"github.com/iter8-tools/iter8/pkg/testenv"
 )
@@ -92,7 +93,7 @@ func createRoute(t *testing.T, ctx context.Context, dyn dynamic.Interface, route
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dyn.Resource(abn.RoutesResource).Namespace(route.Namespace).Create(ctx, &unstructured.Unstructured{Object: m}, metav1.CreateOptions{}); err != nil {
+	if _, err := dyn.Resource(routes.RoutesResource).Namespace(route.Namespace).Create(ctx, &unstructured.Unstructured{Object: m}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -154,7 +155,7 @@ func TestRouteApplications(t *testing.T) {
 		},
 	})
 
-	apps, err := abn.NewRouteApplications(ctx, env.Config, ns)
+	apps, err := routes.NewRouteApplications(ctx, env.Config, ns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestRouteApplications(t *testing.T) {
 
 	// A weight change in the Route changes the application's weights.
 	patch := []byte(`[{"op": "replace", "path": "/spec/versions/0/weight", "value": 20}]`)
-	if _, err := dyn.Resource(abn.RoutesResource).Namespace(ns).Patch(ctx, "cart", types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := dyn.Resource(routes.RoutesResource).Namespace(ns).Patch(ctx, "cart", types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "cart's v1 weighs 20", func() bool {
@@ -219,7 +220,7 @@ func TestRouteApplications(t *testing.T) {
 		return len(a.Versions) == 3 && a.Versions[0].Weight == 20
 	})
 
-	if err := dyn.Resource(abn.RoutesResource).Namespace(ns).Delete(ctx, "checkout-route", metav1.DeleteOptions{}); err != nil {
+	if err := dyn.Resource(routes.RoutesResource).Namespace(ns).Delete(ctx, "checkout-route", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "checkout is gone", func() bool {
@@ -233,11 +234,11 @@ func TestRouteApplications(t *testing.T) {
 
 func TestRouteApplicationsErrors(t *testing.T) {
 	ctx := t.Context()
-	if _, err := abn.NewRouteApplications(ctx, env.Config, ""); err == nil {
+	if _, err := routes.NewRouteApplications(ctx, env.Config, ""); err == nil {
 		t.Error("no namespace: no error")
 	}
 	// A client that may not list Routes fails at once.
-	if _, err := abn.NewRouteApplications(ctx, env.ConfigFor("not-a-token"), "default"); err == nil {
+	if _, err := routes.NewRouteApplications(ctx, env.ConfigFor("not-a-token"), "default"); err == nil {
 		t.Error("unauthenticated: no error")
 	}
 }

@@ -1,4 +1,7 @@
-package abn
+// Package routes gives the A/B/n service its applications from the Routes
+// of a namespace. It is apart from package abn, so that the SDK does not
+// link the Kubernetes client.
+package routes
 
 import (
 	"context"
@@ -22,6 +25,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/readiness"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
@@ -54,7 +58,7 @@ type RouteApplications struct {
 	routes    cache.SharedIndexInformer
 	interval  time.Duration
 	kick      chan struct{}
-	apps      atomic.Pointer[map[string]App]
+	apps      atomic.Pointer[map[string]abn.App]
 }
 
 // NewRouteApplications watches the Routes of namespace with cfg and
@@ -90,7 +94,7 @@ func newRouteApplications(ctx context.Context, cfg *rest.Config, namespace strin
 		interval:  interval,
 		kick:      make(chan struct{}, 1),
 	}
-	empty := map[string]App{}
+	empty := map[string]abn.App{}
 	r.apps.Store(&empty)
 	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, namespace, nil)
 	r.routes = f.ForResource(RoutesResource).Informer()
@@ -111,7 +115,7 @@ func newRouteApplications(ctx context.Context, cfg *rest.Config, namespace strin
 }
 
 // Application returns the named application.
-func (r *RouteApplications) Application(name string) (App, bool) {
+func (r *RouteApplications) Application(name string) (abn.App, bool) {
 	a, ok := (*r.apps.Load())[name]
 	return a, ok
 }
@@ -179,18 +183,18 @@ func (r *RouteApplications) refresh(ctx context.Context) {
 		}
 		return 0
 	})
-	next := make(map[string]App, len(routes))
+	next := make(map[string]abn.App, len(routes))
 	objs := map[objectRef]objectState{}
 	for _, route := range routes {
 		name := route.Spec.App
 		if name == "" {
 			name = route.Name
 		}
-		if _, dup := next[name]; dup || ValidateName("name", name) != nil {
+		if _, dup := next[name]; dup || abn.ValidateName("name", name) != nil {
 			continue
 		}
 		old, hadOld := prev[name]
-		a := App{Name: name, Baseline: route.Spec.Versions[route.Spec.PrimaryIndex()].Name}
+		a := abn.App{Name: name, Baseline: route.Spec.Versions[route.Spec.PrimaryIndex()].Name}
 		for i := range route.Spec.Versions {
 			v := &route.Spec.Versions[i]
 			w := uint32(1)
@@ -202,12 +206,12 @@ func (r *RouteApplications) refresh(ctx context.Context) {
 				// A transient error: keep what was known.
 				ready = false
 				if hadOld {
-					if j := slices.IndexFunc(old.Versions, func(o Version) bool { return o.Name == v.Name }); j >= 0 {
+					if j := slices.IndexFunc(old.Versions, func(o abn.Version) bool { return o.Name == v.Name }); j >= 0 {
 						ready = old.Versions[j].Ready
 					}
 				}
 			}
-			a.Versions = append(a.Versions, Version{Name: v.Name, Weight: w, Ready: ready})
+			a.Versions = append(a.Versions, abn.Version{Name: v.Name, Weight: w, Ready: ready})
 		}
 		next[name] = a
 	}
