@@ -1,8 +1,12 @@
 package service
 
 import (
+	"sync"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc/status"
 )
 
 // metrics are the service's own Prometheus metrics, in a registry of its
@@ -14,6 +18,9 @@ type metrics struct {
 	assignments        *prometheus.CounterVec
 	assignmentsDropped prometheus.Counter
 	storeErrors        *prometheus.CounterVec
+	// lookups holds the counter of assignments of each [application,
+	// version].
+	lookups sync.Map
 }
 
 func newMetrics() *metrics {
@@ -47,13 +54,22 @@ func (m *metrics) registerPending(n func() int) {
 	}, func() float64 { return float64(n()) }))
 }
 
+// assigned counts a lookup that assigned a user of app to version. The
+// counter of each pair is resolved once.
 func (m *metrics) assigned(app, version string) {
-	m.assignments.WithLabelValues(app, version).Inc()
+	key := [2]string{app, version}
+	c, ok := m.lookups.Load(key)
+	if !ok {
+		c, _ = m.lookups.LoadOrStore(key, m.assignments.WithLabelValues(app, version))
+	}
+	c.(prometheus.Counter).Inc()
 }
 
 // methodMetrics are a method's metrics, resolved once: looking labels up
 // on every call costs more than the rest of a lookup.
 type methodMetrics struct {
+	method   string
+	requests *prometheus.CounterVec
 	ok       prometheus.Counter
 	duration prometheus.Observer
 }
@@ -63,9 +79,21 @@ func (m *metrics) forMethods(methods []string) map[string]methodMetrics {
 	out := map[string]methodMetrics{}
 	for _, name := range methods {
 		out[name] = methodMetrics{
+			method:   name,
+			requests: m.requests,
 			ok:       m.requests.WithLabelValues(name, "OK"),
 			duration: m.duration.WithLabelValues(name),
 		}
 	}
 	return out
+}
+
+// observe counts and times a call that started at start and returned err.
+func (m methodMetrics) observe(start time.Time, err error) {
+	m.duration.Observe(time.Since(start).Seconds())
+	if err == nil {
+		m.ok.Inc()
+		return
+	}
+	m.requests.WithLabelValues(m.method, status.Code(err).String()).Inc()
 }

@@ -111,18 +111,12 @@ func (s *Service) observe(services ...*grpc.ServiceDesc) grpc.UnaryServerInterce
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
-		elapsed := time.Since(start).Seconds()
 		method := path.Base(info.FullMethod)
-		if m, ok := known[method]; ok {
-			m.duration.Observe(elapsed)
-			if err == nil {
-				m.ok.Inc()
-				return resp, nil
-			}
-		} else {
-			s.metrics.duration.WithLabelValues(method).Observe(elapsed)
+		m, ok := known[method]
+		if !ok {
+			m = s.metrics.forMethods([]string{method})[method]
 		}
-		s.metrics.requests.WithLabelValues(method, status.Code(err).String()).Inc()
+		m.observe(start, err)
 		return resp, err
 	}
 }

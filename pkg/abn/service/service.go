@@ -121,11 +121,8 @@ func (s *Service) Lookups(stream abnpb.ABN_LookupsServer) error {
 			if resp.Version, err = s.lookup(req); err != nil {
 				st := status.Convert(err)
 				resp.Code, resp.Message = int32(st.Code()), st.Message()
-				s.metrics.requests.WithLabelValues(lookupsMethod, st.Code().String()).Inc()
-			} else {
-				s.lookups.ok.Inc()
 			}
-			s.lookups.duration.Observe(time.Since(start).Seconds())
+			s.lookups.observe(start, err)
 			mu.Lock()
 			if !ended {
 				err = stream.Send(resp)
