@@ -11,6 +11,9 @@ import (
 // the service accepts, in bytes.
 const MaxNameLength = 256
 
+// MaxBatch is the largest number of values one WriteMetrics call may carry.
+const MaxBatch = 10000
+
 // InvalidError is a name or value the service refuses: the service answers
 // it with InvalidArgument, the SDK returns it without calling the service.
 type InvalidError struct {

@@ -120,11 +120,11 @@ func WithLookupTimeout(d time.Duration) Option {
 }
 
 // WithBatchSize is the number of values sent in one call; a full batch is
-// sent at once. Default: 500; at most service.MaxBatch (10,000).
+// sent at once. Default: 500; at most abn.MaxBatch (10,000).
 func WithBatchSize(n int) Option {
 	return func(o *options) error {
-		if n < 1 || n > 10000 {
-			return fmt.Errorf("batch size %d: allowed is 1 to 10000", n)
+		if n < 1 || n > abn.MaxBatch {
+			return fmt.Errorf("batch size %d: allowed is 1 to %d", n, abn.MaxBatch)
 		}
 		o.batchSize = n
 		return nil
@@ -272,17 +272,17 @@ func New(target string, opts ...Option) (*Client, error) {
 // returns that version with Fallback set and reports the cause to the error
 // handler; bad arguments are always errors (*abn.InvalidError).
 func (c *Client) Lookup(ctx context.Context, application, user string) (Version, error) {
-	if err := abn.ValidateLookup(application, user); err != nil {
-		return Version{}, err
-	}
 	key := cacheKey{application, user}
 	if c.opts.cacheTTL > 0 {
 		c.cacheMu.Lock()
 		e, ok := c.cache[key]
 		c.cacheMu.Unlock()
 		if ok && time.Now().Before(e.expires) {
-			return e.version, nil
+			return e.version, nil // only answers to valid lookups are cached
 		}
+	}
+	if err := abn.ValidateLookup(application, user); err != nil {
+		return Version{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.lookupTimeout)
 	defer cancel()

@@ -22,9 +22,6 @@ import (
 	"github.com/iter8-tools/iter8/pkg/abn/store"
 )
 
-// MaxBatch is the largest number of values one WriteMetrics call may carry.
-const MaxBatch = 10000
-
 // Options configure a Service. The zero value is ready to use.
 type Options struct {
 	// AssignmentFlushInterval is how often the users that Lookup assigned
@@ -214,8 +211,8 @@ func (s *Service) WriteMetric(ctx context.Context, req *abnpb.WriteMetricRequest
 // WriteMetrics records the valid values of a batch durably and lists the
 // others.
 func (s *Service) WriteMetrics(ctx context.Context, req *abnpb.WriteMetricsRequest) (*abnpb.WriteMetricsResponse, error) {
-	if n := len(req.GetMetrics()); n > MaxBatch {
-		return nil, status.Errorf(codes.InvalidArgument, "metrics: %d values: the limit per call is %d", n, MaxBatch)
+	if n := len(req.GetMetrics()); n > abn.MaxBatch {
+		return nil, status.Errorf(codes.InvalidArgument, "metrics: %d values: the limit per call is %d", n, abn.MaxBatch)
 	}
 	resp := &abnpb.WriteMetricsResponse{}
 	recs := make([]store.Record, 0, len(req.GetMetrics()))

@@ -249,7 +249,7 @@ func TestBadInput(t *testing.T) {
 			return err
 		}, codes.NotFound, `application "cart" not found`},
 		{"batch too large", func() error {
-			_, err := in.client.WriteMetrics(ctx, &abnpb.WriteMetricsRequest{Metrics: make([]*abnpb.WriteMetricRequest, service.MaxBatch+1)})
+			_, err := in.client.WriteMetrics(ctx, &abnpb.WriteMetricsRequest{Metrics: make([]*abnpb.WriteMetricRequest, abn.MaxBatch+1)})
 			return err
 		}, codes.InvalidArgument, "metrics: 10001 values: the limit per call is 10000"},
 	}
@@ -610,13 +610,13 @@ func TestLargestBatch(t *testing.T) {
 	in := start(t, apps(t), openBolt(t, filepath.Join(t.TempDir(), "abn.db")), service.Options{})
 	long := strings.Repeat("m", abn.MaxNameLength)
 	req := &abnpb.WriteMetricsRequest{}
-	for i := range service.MaxBatch {
+	for i := range abn.MaxBatch {
 		u := fmt.Sprintf("%0*d", abn.MaxNameLength, i)
 		req.Metrics = append(req.Metrics, &abnpb.WriteMetricRequest{Application: "shop", User: u, Metric: long, Value: 1})
 	}
 	resp, err := in.client.WriteMetrics(t.Context(), req)
 	if err != nil || len(resp.GetRejected()) > 0 {
-		t.Fatalf("WriteMetrics of %d values: %v %v", service.MaxBatch, resp, err)
+		t.Fatalf("WriteMetrics of %d values: %v %v", abn.MaxBatch, resp, err)
 	}
 	res, err := in.svc.Results(t.Context(), "shop")
 	if err != nil {
@@ -626,8 +626,8 @@ func TestLargestBatch(t *testing.T) {
 	for _, v := range res.Versions {
 		n += v.Transactions
 	}
-	if n != service.MaxBatch {
-		t.Errorf("%d values stored, want %d", n, service.MaxBatch)
+	if n != abn.MaxBatch {
+		t.Errorf("%d values stored, want %d", n, abn.MaxBatch)
 	}
 }
 
