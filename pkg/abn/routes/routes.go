@@ -184,7 +184,7 @@ func (r *RouteApplications) refresh(ctx context.Context) {
 		return 0
 	})
 	next := make(map[string]abn.App, len(routes))
-	objs := map[objectRef]objectState{}
+	rd := &reads{objs: map[objectRef]objectState{}}
 	for _, route := range routes {
 		name := route.Spec.App
 		if name == "" {
@@ -201,7 +201,7 @@ func (r *RouteApplications) refresh(ctx context.Context) {
 			if v.Weight != nil {
 				w = uint32(max(*v.Weight, 0))
 			}
-			ready, known := r.versionReady(ctx, route, v, objs)
+			ready, known := r.versionReady(ctx, route, v, rd)
 			if !known {
 				// A transient error: keep what was known.
 				ready = false
@@ -231,9 +231,17 @@ type objectState struct {
 	err error
 }
 
+// reads are the objects read in one refresh, and whether discovery was
+// reset in it: at most once, or a kind that is not installed would reset it
+// for each of its objects.
+type reads struct {
+	objs  map[objectRef]objectState
+	reset bool
+}
+
 // versionReady says whether every object the version names is ready;
 // known is false when one could not be read.
-func (r *RouteApplications) versionReady(ctx context.Context, route *v1alpha1.Route, v *v1alpha1.Version, objs map[objectRef]objectState) (ready, known bool) {
+func (r *RouteApplications) versionReady(ctx context.Context, route *v1alpha1.Route, v *v1alpha1.Version, rd *reads) (ready, known bool) {
 	// Judged as the Route reconciler judges them, so that users are only
 	// assigned to versions the routing serves.
 	checks, err := readiness.VersionChecks(route, v)
@@ -243,10 +251,10 @@ func (r *RouteApplications) versionReady(ctx context.Context, route *v1alpha1.Ro
 	known = true
 	for _, c := range checks {
 		ref := objectRef{c.GVK, c.Namespace, c.Name}
-		st, ok := objs[ref]
+		st, ok := rd.objs[ref]
 		if !ok {
-			st = r.read(ctx, ref)
-			objs[ref] = st
+			st = r.read(ctx, ref, rd)
+			rd.objs[ref] = st
 		}
 		switch {
 		case st.err != nil:
@@ -261,10 +269,11 @@ func (r *RouteApplications) versionReady(ctx context.Context, route *v1alpha1.Ro
 
 // read gets an object; a kind the API server does not serve is an object
 // that does not exist.
-func (r *RouteApplications) read(ctx context.Context, ref objectRef) objectState {
+func (r *RouteApplications) read(ctx context.Context, ref objectRef, rd *reads) objectState {
 	m, err := r.mapper.RESTMapping(ref.gvk.GroupKind(), ref.gvk.Version)
-	if kmeta.IsNoMatchError(err) {
+	if kmeta.IsNoMatchError(err) && !rd.reset {
 		// The kind may have been installed since discovery was cached.
+		rd.reset = true
 		r.mapper.Reset()
 		m, err = r.mapper.RESTMapping(ref.gvk.GroupKind(), ref.gvk.Version)
 	}
