@@ -28,8 +28,6 @@ const (
 	// DefaultInstallNamespace is the namespace the controller is installed
 	// in by default.
 	DefaultInstallNamespace = "iter8-system"
-	// ImageRepository is where release images are published.
-	ImageRepository = "ghcr.io/iter8-tools/iter8"
 	// Binary is the command the controller's container runs.
 	Binary = "kubectl-iter8_route"
 	// MetricsPort serves the controller's Prometheus metrics.
@@ -38,14 +36,8 @@ const (
 	HealthPort = 9440
 )
 
-// DefaultImage is the release image of this build.
-func DefaultImage() string {
-	tag := version.Version
-	if tag == "dev" {
-		tag = "latest"
-	}
-	return ImageRepository + ":" + tag
-}
+// DefaultImage is the image of this build (version.Image).
+func DefaultImage() string { return version.Image("iter8") }
 
 // InstallOptions shape the objects that install the controller.
 type InstallOptions struct {
@@ -101,10 +93,6 @@ func splitGroupResource(gr string) (group, res string, ok bool) {
 	return group, res, ok && res != "" && !strings.Contains(res, "/")
 }
 
-// controllerName names the controller's objects: ServiceAccount, roles,
-// bindings, Deployment.
-const controllerName = "iter8-route-controller"
-
 // InstallObjects returns the objects that install the controller, in the
 // order to apply them: the CRD, the namespace, the ServiceAccount, the
 // least-privilege RBAC, the Deployment (leader-elected replicas) and the
@@ -121,7 +109,7 @@ func InstallObjects(o InstallOptions) ([]*unstructured.Unstructured, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	labels := map[string]string{"app.kubernetes.io/name": controllerName, "app.kubernetes.io/part-of": "iter8"}
+	labels := map[string]string{"app.kubernetes.io/name": ControllerName, "app.kubernetes.io/part-of": "iter8"}
 	meta := func(name string, namespaced bool) metav1.ObjectMeta {
 		m := metav1.ObjectMeta{Name: name, Labels: labels}
 		if namespaced {
@@ -138,22 +126,22 @@ func InstallObjects(o InstallOptions) ([]*unstructured.Unstructured, error) {
 	if !o.Namespaced {
 		objs = append(objs, &corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: meta(o.Namespace, false)})
 	}
-	objs = append(objs, &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(controllerName, true)})
+	objs = append(objs, &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(ControllerName, true)})
 
 	rules := controllerRules(o.ReadinessResources)
-	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: controllerName, Namespace: o.Namespace}}
+	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ControllerName, Namespace: o.Namespace}}
 	if o.Namespaced {
 		objs = append(objs,
-			&rbacv1.Role{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(controllerName, true), Rules: rules},
-			&rbacv1.RoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(controllerName, true),
-				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: controllerName}, Subjects: subject})
+			&rbacv1.Role{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(ControllerName, true), Rules: rules},
+			&rbacv1.RoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(ControllerName, true),
+				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ControllerName}, Subjects: subject})
 	} else {
 		objs = append(objs,
-			&rbacv1.ClusterRole{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: meta(controllerName, false), Rules: rules},
-			&rbacv1.ClusterRoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: meta(controllerName, false),
-				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: controllerName}, Subjects: subject})
+			&rbacv1.ClusterRole{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: meta(ControllerName, false), Rules: rules},
+			&rbacv1.ClusterRoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: meta(ControllerName, false),
+				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ControllerName}, Subjects: subject})
 	}
-	leaderName := controllerName + "-leader-election"
+	leaderName := ControllerName + "-leader-election"
 	objs = append(objs,
 		&rbacv1.Role{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(leaderName, true), Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, Verbs: []string{"create"}},
@@ -161,12 +149,12 @@ func InstallObjects(o InstallOptions) ([]*unstructured.Unstructured, error) {
 		}},
 		&rbacv1.RoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(leaderName, true),
 			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: leaderName}, Subjects: subject},
-		deployment(o, labels, meta(controllerName, true)),
+		deployment(o, labels, meta(ControllerName, true)),
 		&corev1.Service{
 			TypeMeta:   typeMeta("v1", "Service"),
-			ObjectMeta: meta(controllerName+"-metrics", true),
+			ObjectMeta: meta(ControllerName+"-metrics", true),
 			Spec: corev1.ServiceSpec{
-				Selector: map[string]string{"app.kubernetes.io/name": controllerName},
+				Selector: map[string]string{"app.kubernetes.io/name": ControllerName},
 				Ports:    []corev1.ServicePort{{Name: "http-metrics", Port: MetricsPort, TargetPort: intstr.FromString("http-metrics")}},
 			},
 		},
@@ -244,11 +232,11 @@ func deployment(o InstallOptions, labels map[string]string, meta metav1.ObjectMe
 		ObjectMeta: meta,
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(o.Replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": controllerName}},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": ControllerName}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"sidecar.istio.io/inject": "false"}},
 				Spec: corev1.PodSpec{
-					ServiceAccountName: controllerName,
+					ServiceAccountName: ControllerName,
 					SecurityContext:    &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 					Containers: []corev1.Container{{
 						Name:    "controller",

@@ -31,7 +31,8 @@ import (
 
 // Names the controller uses in the cluster.
 const (
-	// ControllerName names the controller in events, logs and metrics.
+	// ControllerName names the controller in events, logs and metrics,
+	// and its objects: ServiceAccount, roles, bindings and Deployment.
 	ControllerName = "iter8-route-controller"
 	// FieldManager is the server-side apply field manager of every object
 	// the controller applies or patches.

@@ -40,8 +40,6 @@ const (
 	SecretType = corev1.SecretType("iter8.tools/experiment")
 	// Binary is the command the Job runs.
 	Binary = "kubectl-iter8_run"
-	// ImageRepository is where release images are published.
-	ImageRepository = "ghcr.io/iter8-tools/iter8"
 )
 
 // MaxNameLength bounds an experiment's name so that iter8-NAME fits the
@@ -54,14 +52,8 @@ const (
 // ObjectName is the name of every object of the experiment NAME.
 func ObjectName(experimentName string) string { return "iter8-" + experimentName }
 
-// DefaultImage is the release image of this build.
-func DefaultImage() string {
-	tag := version.Version
-	if tag == "dev" {
-		tag = "latest"
-	}
-	return ImageRepository + ":" + tag
-}
+// DefaultImage is the image of this build (version.Image).
+func DefaultImage() string { return version.Image("iter8") }
 
 // Options shape the objects of an in-cluster experiment.
 type Options struct {

@@ -4,6 +4,7 @@ package version
 import (
 	"fmt"
 	"runtime"
+	"strings"
 )
 
 // These are set at link time by the Makefile with -ldflags "-X ...".
@@ -39,4 +40,18 @@ func Get() Info {
 		GoVersion: runtime.Version(),
 		Platform:  fmt.Sprintf("%s/%s", runtime.GOOS, runtime.GOARCH),
 	}
+}
+
+// ImageRepository is where iter8's images are published.
+const ImageRepository = "ghcr.io/iter8-tools/"
+
+// Image is the image of this build named name, e.g. "iter8": tagged with
+// Version for a release (vX.Y.Z), else latest, since only releases are
+// published.
+func Image(name string) string {
+	tag := "latest"
+	if strings.HasPrefix(Version, "v") && strings.Count(Version, ".") == 2 && !strings.ContainsAny(Version, "-+") {
+		tag = Version
+	}
+	return ImageRepository + name + ":" + tag
 }

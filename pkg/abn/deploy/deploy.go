@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/iter8-tools/iter8/pkg/abn"
+	"github.com/iter8-tools/iter8/pkg/version"
 )
 
 // Ports of the service.
@@ -291,12 +291,5 @@ func typeMeta(apiVersion, kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
 }
 
-// DefaultImage is the image for a plugin version: its tag for a release
-// (vX.Y.Z), else latest.
-func DefaultImage(version string) string {
-	tag := "latest"
-	if strings.HasPrefix(version, "v") && strings.Count(version, ".") == 2 && !strings.ContainsAny(version, "-+") {
-		tag = version
-	}
-	return "ghcr.io/iter8-tools/iter8-abn:" + tag
-}
+// DefaultImage is the service's image of this build (version.Image).
+func DefaultImage() string { return version.Image("iter8-abn") }

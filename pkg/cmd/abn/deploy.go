@@ -15,7 +15,6 @@ import (
 	"github.com/iter8-tools/iter8/pkg/abn/deploy"
 	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/gitops"
-	"github.com/iter8-tools/iter8/pkg/version"
 )
 
 // FieldManager is the server-side apply field manager of deploy.
@@ -71,7 +70,7 @@ The objects are applied with server-side apply; --dry-run prints them instead, a
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.Deploy.Name, "name", "iter8-abn", "name of the objects")
-	fl.StringVar(&o.Deploy.Image, "image", deploy.DefaultImage(version.Version), "image of the service (entrypoint kubectl-iter8_abn)")
+	fl.StringVar(&o.Deploy.Image, "image", deploy.DefaultImage(), "image of the service (entrypoint kubectl-iter8_abn)")
 	fl.Int32Var(&o.Deploy.Replicas, "replicas", 1, "replicas of the service; more than one needs a Redis --store")
 	fl.StringVar(&o.Deploy.Store, "store", deploy.StoreEmbedded, "store: embedded (a file on a PersistentVolumeClaim) or redis://HOST:PORT[/DB] (rediss:// for TLS)")
 	fl.StringVar(&o.Deploy.StorePasswordSecret, "store-password-secret", "", "Secret whose key \"password\" holds the Redis password")
