@@ -171,25 +171,6 @@ func TestGitWriterSkipsUnchanged(t *testing.T) {
 	}
 }
 
-// vsWeights reads the weight of each version from a VirtualService.
-func vsWeights(vs *unstructured.Unstructured) map[string]int64 {
-	out := map[string]int64{}
-	rules, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
-	for _, rule := range rules {
-		r := rule.(map[string]any)
-		if r["name"] != "default" {
-			continue
-		}
-		for _, d := range r["route"].([]any) {
-			dest := d.(map[string]any)
-			v, _, _ := unstructured.NestedString(dest, "headers", "response", "set", v1alpha1.VersionHeader)
-			w, _, _ := unstructured.NestedInt64(dest, "weight")
-			out[v] = w
-		}
-	}
-	return out
-}
-
 // TestGitSinkWaitsForKustomization runs the controller with a Git sink
 // against a Git server that needs credentials and the real Kustomization
 // CRD: a commit is live only once the Kustomization reports it applied,

@@ -177,19 +177,14 @@ func deployment(t *testing.T, c client.Client, ns, name string, available bool) 
 	if err := c.Create(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
-	setAvailable(t, c, ns, name, available)
+	setAvailable(t, ns, name, available)
 }
 
 // setAvailable sets a Deployment's Available condition, for its current
 // generation, as the Deployment controller would.
-func setAvailable(t *testing.T, c client.Client, ns, name string, available bool) {
+func setAvailable(t *testing.T, ns, name string, available bool) {
 	t.Helper()
-	d := &appsv1.Deployment{}
-	if err := c.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
-		t.Fatal(err)
-	}
-	d.Status = testenv.DeploymentStatus(d, available)
-	if err := c.Status().Update(t.Context(), d); err != nil {
+	if err := env.SetDeploymentAvailable(t.Context(), ns, name, available); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -233,6 +228,12 @@ func weights(t *testing.T, c client.Client, ns, name string) map[string]int64 {
 	if err := c.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, vs); err != nil {
 		return nil
 	}
+	return vsWeights(vs)
+}
+
+// vsWeights reads the weight of each version in the default rule of a
+// VirtualService (Istio leaves out a weight of 0).
+func vsWeights(vs *unstructured.Unstructured) map[string]int64 {
 	out := map[string]int64{}
 	rules, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
 	for _, rule := range rules {

@@ -94,12 +94,12 @@ func TestApplySinkFollowsReadiness(t *testing.T) {
 		return false, fmt.Sprint(len(events.Items), " events")
 	})
 
-	setAvailable(t, c, ns, "checkout-v2", true)
+	setAvailable(t, ns, "checkout-v2", true)
 	eventually(t, "v2 ready: traffic split by weight", func() (bool, string) {
 		w := weights(t, c, ns, "checkout")
 		return cmp.Equal(w, map[string]int64{"v1": 50, "v2": 50}), fmt.Sprint(w)
 	})
-	setAvailable(t, c, ns, "checkout-v2", false)
+	setAvailable(t, ns, "checkout-v2", false)
 	eventually(t, "v2 unavailable: its traffic goes back to v1", func() (bool, string) {
 		w := weights(t, c, ns, "checkout")
 		return cmp.Equal(w, map[string]int64{"v1": 100, "v2": 0}), fmt.Sprint(w)
