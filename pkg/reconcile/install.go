@@ -13,13 +13,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/iter8-tools/iter8/config/crd"
+	"github.com/iter8-tools/iter8/pkg/gitops"
 	"github.com/iter8-tools/iter8/pkg/version"
 )
 
@@ -117,7 +117,7 @@ func InstallObjects(o InstallOptions) ([]*unstructured.Unstructured, error) {
 		}
 		return m
 	}
-	var objs []runtime.Object
+	var objs []any
 	crdObj := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal(crd.Routes, &crdObj.Object); err != nil {
 		return nil, fmt.Errorf("reading the Route CRD: %w", err)
@@ -159,18 +159,11 @@ func InstallObjects(o InstallOptions) ([]*unstructured.Unstructured, error) {
 			},
 		},
 	)
-	for _, obj := range objs {
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-		if err != nil {
-			return nil, err
-		}
-		u := &unstructured.Unstructured{Object: m}
-		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-		unstructured.RemoveNestedField(u.Object, "spec", "template", "metadata", "creationTimestamp")
-		delete(u.Object, "status")
-		out = append(out, u)
+	converted, err := gitops.ToUnstructured(objs...)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return append(out, converted...), nil
 }
 
 func typeMeta(apiVersion, kind string) metav1.TypeMeta {

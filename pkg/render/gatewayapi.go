@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 	gwapi "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/iter8-tools/iter8/pkg/gitops"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
@@ -44,9 +45,9 @@ func (gatewayAPI) Validate(r *v1alpha1.Route) field.ErrorList {
 
 func (gatewayAPI) Render(p *Plan) ([]*unstructured.Unstructured, error) {
 	if p.Route.Spec.Protocol == v1alpha1.ProtocolGRPC {
-		return convert(grpcRoute(p))
+		return gitops.ToUnstructured(grpcRoute(p))
 	}
-	return convert(httpRoute(p))
+	return gitops.ToUnstructured(httpRoute(p))
 }
 
 // commonSpec holds the parents: the Route's parentRefs, or the app's Service

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/iter8-tools/iter8/pkg/gitops"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
@@ -65,5 +66,5 @@ func (modelMesh) Render(p *Plan) ([]*unstructured.Unstructured, error) {
 		}
 	}
 	vs := virtualService(p, hosts, s.Gateways, targets)
-	return convert(vs, se)
+	return gitops.ToUnstructured(vs, se)
 }

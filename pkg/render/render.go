@@ -9,7 +9,6 @@
 package render
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -259,23 +258,6 @@ func Render(r *v1alpha1.Route, ready sets.Set[string]) (*Output, error) {
 	return &Output{Objects: objs, Traffic: p.Traffic}, nil
 }
 
-// toUnstructured converts a typed object through its JSON form (which is
-// what the API server sees: Istio's types have protobuf JSON marshalers),
-// dropping the status and creationTimestamp that typed objects always carry.
-func toUnstructured(obj any) (*unstructured.Unstructured, error) {
-	b, err := json.Marshal(obj)
-	if err != nil {
-		return nil, err
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(b); err != nil {
-		return nil, err
-	}
-	delete(u.Object, "status")
-	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-	return u, nil
-}
-
 // objectMeta is the metadata of a rendered object.
 func objectMeta(p *Plan, name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{
@@ -283,19 +265,6 @@ func objectMeta(p *Plan, name string) metav1.ObjectMeta {
 		Namespace: p.Route.Namespace,
 		Labels:    map[string]string{LabelManagedBy: "iter8", LabelRoute: p.Route.Name},
 	}
-}
-
-// convert turns typed objects into unstructured ones.
-func convert(objs ...any) ([]*unstructured.Unstructured, error) {
-	out := make([]*unstructured.Unstructured, 0, len(objs))
-	for _, o := range objs {
-		u, err := toUnstructured(o)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, nil
 }
 
 // serviceHost is the cluster-local name of a Service in the Route's namespace.

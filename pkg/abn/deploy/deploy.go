@@ -15,12 +15,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
 	"github.com/iter8-tools/iter8/pkg/abn"
+	"github.com/iter8-tools/iter8/pkg/gitops"
 	"github.com/iter8-tools/iter8/pkg/version"
 )
 
@@ -146,7 +146,7 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 		return metav1.ObjectMeta{Name: name, Namespace: o.Namespace, Labels: labels}
 	}
 	read := []string{"get", "list", "watch"}
-	objs := []runtime.Object{
+	objs := []any{
 		&corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(o.Name)},
 		&rbacv1.Role{
 			TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(o.Name),
@@ -271,20 +271,7 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 		},
 	)
 
-	out := make([]*unstructured.Unstructured, 0, len(objs))
-	for _, obj := range objs {
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-		if err != nil {
-			return nil, fmt.Errorf("converting %T: %w", obj, err)
-		}
-		u := &unstructured.Unstructured{Object: m}
-		// Fields the API server owns, which typed objects render as null.
-		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-		unstructured.RemoveNestedField(u.Object, "spec", "template", "metadata", "creationTimestamp")
-		unstructured.RemoveNestedField(u.Object, "status")
-		out = append(out, u)
-	}
-	return out, nil
+	return gitops.ToUnstructured(objs...)
 }
 
 func typeMeta(apiVersion, kind string) metav1.TypeMeta {
