@@ -165,10 +165,9 @@ func (r *RouteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 
 // outcome is what a successful reconcile reached.
 type outcome struct {
-	// live is true when the sink confirmed the rendered routing.
-	live bool
-	// waitReason and waitMessage say what is awaited when not live.
-	waitReason, waitMessage string
+	// sinkResult is what the sink did: whether the routing is live, or
+	// what is awaited.
+	sinkResult
 	// summary describes the traffic.
 	summary string
 	// newRevision is true when this reconcile wrote a new revision.
@@ -207,8 +206,7 @@ func (r *RouteReconciler) reconcile(ctx context.Context, sp *patch.SerialPatcher
 	if err != nil {
 		return nil, err
 	}
-	out := &outcome{live: res.live, waitReason: res.waitReason, waitMessage: res.waitMessage, summary: rendered.Summary()}
-	out.newRevision = res.revision != route.Status.LastRenderedRevision
+	out := &outcome{sinkResult: res, summary: rendered.Summary(), newRevision: res.revision != route.Status.LastRenderedRevision}
 	route.Status.Versions = rendered.Traffic
 	route.Status.LastRenderedRevision = res.revision
 	if res.live {

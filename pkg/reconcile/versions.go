@@ -143,15 +143,12 @@ func (r *RouteReconciler) resolveVersions(ctx context.Context, route *v1alpha1.R
 // read gets an object from the cache; nil with the reason when it does not
 // exist or its kind is not served.
 func (r *RouteReconciler) read(ctx context.Context, ref objectRef) (*unstructured.Unstructured, string, error) {
-	if err := r.ensureWatch(ref.gvk); err != nil {
-		if kmeta.IsNoMatchError(err) {
-			return nil, fmt.Sprintf("kind %s of %s is not served by the API server", ref.gvk.Kind, ref.gvk.GroupVersion()), nil
-		}
-		return nil, "", err
-	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(ref.gvk)
-	err := r.Get(ctx, client.ObjectKey{Namespace: ref.namespace, Name: ref.name}, u)
+	err := r.ensureWatch(ref.gvk)
+	if err == nil {
+		err = r.Get(ctx, client.ObjectKey{Namespace: ref.namespace, Name: ref.name}, u)
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, "not found", nil
