@@ -110,7 +110,7 @@ func (r *RouteReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager
 	}
 	r.mgr, r.mapper = mgr, mgr.GetRESTMapper()
 	r.watched = map[schema.GroupVersionKind]bool{}
-	copts := controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}
+	copts := controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, RateLimiter: fluxcontroller.GetDefaultRateLimiter()}
 	if opts.RateLimiter.MinRetryDelay > 0 {
 		copts.RateLimiter = fluxcontroller.GetRateLimiter(opts.RateLimiter)
 	}
