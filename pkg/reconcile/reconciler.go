@@ -195,12 +195,14 @@ func (r *RouteReconciler) reconcile(ctx context.Context, sp *patch.SerialPatcher
 	}
 	// Rendering is a pure function of the Route: its failures are the
 	// spec's (render.ErrInvalid, or what the provider cannot render).
-	rendered, err := render.Render(route, vs.ready())
+	ready, whys := vs.ready()
+	rendered, err := render.Render(route, ready)
 	if err != nil {
 		return nil, stalled(ReasonInvalidRoute, "%w", err)
 	}
-
-	vs.reasons(rendered.Traffic)
+	for i := range rendered.Traffic {
+		rendered.Traffic[i].Reason = whys[i]
+	}
 
 	res, err := r.write(ctx, route, rendered)
 	if err != nil {

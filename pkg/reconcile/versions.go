@@ -180,16 +180,17 @@ func (r *RouteReconciler) guard(ctx context.Context, vs *versionSet) error {
 }
 
 // ready returns the versions whose objects all exist, are not being
-// deleted, are ready, and hold the finalizer where they need it; each
-// other version's reason is recorded in reasons.
-func (vs *versionSet) ready() sets.Set[string] {
+// deleted, are ready, and hold the finalizer where they need it, and why
+// each other version is not, by index ("" for a ready version).
+func (vs *versionSet) ready() (sets.Set[string], []string) {
 	ready := sets.New[string]()
+	whys := make([]string, len(vs.route.Spec.Versions))
 	for i, v := range vs.route.Spec.Versions {
-		if why := vs.notReady(i); why == "" {
+		if whys[i] = vs.notReady(i); whys[i] == "" {
 			ready.Insert(v.Name)
 		}
 	}
-	return ready
+	return ready, whys
 }
 
 // notReady says why version i is not ready; "" when it is.
@@ -211,15 +212,6 @@ func (vs *versionSet) notReady(i int) string {
 		}
 	}
 	return strings.Join(whys, "; ")
-}
-
-// reasons fills in why each version that is not ready is not.
-func (vs *versionSet) reasons(traffic []v1alpha1.VersionStatus) {
-	for i := range traffic {
-		if !traffic[i].Ready {
-			traffic[i].Reason = vs.notReady(i)
-		}
-	}
 }
 
 // trafficTo reports whether a version other than the primary that names
