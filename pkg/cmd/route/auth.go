@@ -72,3 +72,13 @@ func credentialFill(ctx context.Context, dir, url string) (user, pass string, ok
 	}
 	return user, pass, pass != ""
 }
+
+// push pushes the checkout's branch to remote, with the credentials
+// gitAuth finds.
+func push(ctx context.Context, repo *gitops.Repository, remote string) error {
+	auth, err := gitAuth(ctx, repo, remote)
+	if err != nil {
+		return err
+	}
+	return repo.Push(ctx, gitops.PushOptions{RemoteName: remote, Auth: auth})
+}

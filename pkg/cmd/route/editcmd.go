@@ -20,7 +20,6 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/iter8-tools/iter8/pkg/gitops"
-	"github.com/iter8-tools/iter8/pkg/reconcile"
 	"github.com/iter8-tools/iter8/pkg/render"
 	"github.com/iter8-tools/iter8/pkg/route"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
@@ -147,15 +146,7 @@ func (o *EditOptions) Run(ctx context.Context) error {
 	if o.GitDir != "" {
 		return o.runGit(ctx)
 	}
-	cfg, err := o.ConfigFlags.ToRESTConfig()
-	if err != nil {
-		return err
-	}
-	scheme, err := reconcile.Scheme()
-	if err != nil {
-		return err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, _, err := routeClient(o.ConfigFlags)
 	if err != nil {
 		return err
 	}
@@ -228,11 +219,7 @@ func (o *EditOptions) runGit(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "committed %s: %s\n", short(h), subject)
 	}
 	if o.Push {
-		auth, err := gitAuth(ctx, repo, o.Remote)
-		if err != nil {
-			return err
-		}
-		if err := repo.Push(ctx, gitops.PushOptions{RemoteName: o.Remote, Auth: auth}); err != nil {
+		if err := push(ctx, repo, o.Remote); err != nil {
 			return err
 		}
 		fmt.Fprintf(o.ErrOut, "pushed to %s\n", o.Remote)

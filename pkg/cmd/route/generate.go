@@ -185,11 +185,7 @@ func (o *GenerateOptions) Run(ctx context.Context) error {
 	if !o.Push {
 		return nil
 	}
-	auth, err := gitAuth(ctx, repo, o.Remote)
-	if err != nil {
-		return err
-	}
-	if err := repo.Push(ctx, gitops.PushOptions{RemoteName: o.Remote, Auth: auth}); err != nil {
+	if err := push(ctx, repo, o.Remote); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.ErrOut, "pushed %s to %s\n", branch, o.Remote)
