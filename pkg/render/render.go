@@ -66,10 +66,17 @@ var ErrInvalid = errors.New("invalid Route")
 // Route.Validate, a strategy the provider does not support, and whatever
 // else the provider cannot render.
 func Validate(r *v1alpha1.Route) field.ErrorList {
+	_, errs := defaulted(r)
+	return errs
+}
+
+// defaulted validates r (see Validate) and returns a defaulted copy of it,
+// or its problems.
+func defaulted(r *v1alpha1.Route) (*v1alpha1.Route, field.ErrorList) {
 	errs := r.Validate()
 	rd, ok := renderers[r.Spec.Provider]
 	if !ok {
-		return errs // Route.Validate named the bad provider
+		return nil, errs // Route.Validate named the bad provider
 	}
 	if s := r.Spec.Strategy; s != "" && slices.Contains(v1alpha1.Strategies, s) && !slices.Contains(rd.Strategies(), s) {
 		errs = append(errs, &field.Error{
@@ -78,11 +85,24 @@ func Validate(r *v1alpha1.Route) field.ErrorList {
 		})
 	}
 	if len(errs) > 0 {
-		return errs
+		return nil, errs
 	}
 	d := r.DeepCopy()
 	d.Default()
-	return rd.Validate(d)
+	if errs := rd.Validate(d); len(errs) > 0 {
+		return nil, errs
+	}
+	return d, nil
+}
+
+// PlanOf validates a Route (see Validate) and resolves a defaulted copy of
+// it against the versions in ready, or returns its problems.
+func PlanOf(r *v1alpha1.Route, ready sets.Set[string]) (*Plan, field.ErrorList) {
+	d, errs := defaulted(r)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return NewPlan(d, ready), nil
 }
 
 // Plan is a Route resolved against the versions that are ready: the traffic
@@ -242,18 +262,16 @@ func AllVersions(r *v1alpha1.Route) sets.Set[string] {
 // problem), resolves the Plan and calls the provider's renderer. The Route
 // must have a namespace.
 func Render(r *v1alpha1.Route, ready sets.Set[string]) (*Output, error) {
-	if errs := Validate(r); len(errs) > 0 {
+	p, errs := PlanOf(r, ready)
+	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w %s: %w", ErrInvalid, r.Name, errs.ToAggregate())
 	}
 	if r.Namespace == "" {
 		return nil, fmt.Errorf("%w %s: %w", ErrInvalid, r.Name, field.Required(field.NewPath("metadata", "namespace"), "the namespace of the rendered objects"))
 	}
-	d := r.DeepCopy()
-	d.Default()
-	p := NewPlan(d, ready)
-	objs, err := renderers[d.Spec.Provider].Render(p)
+	objs, err := renderers[r.Spec.Provider].Render(p)
 	if err != nil {
-		return nil, fmt.Errorf("rendering Route %s for %s: %w", d.Name, d.Spec.Provider, err)
+		return nil, fmt.Errorf("rendering Route %s for %s: %w", r.Name, r.Spec.Provider, err)
 	}
 	return &Output{Objects: objs, Traffic: p.Traffic}, nil
 }

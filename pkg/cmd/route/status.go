@@ -82,10 +82,8 @@ func viewOf(r *v1alpha1.Route) RouteView {
 	}
 	v.Stalled = apimeta.IsStatusConditionTrue(r.Status.Conditions, meta.StalledCondition)
 	desired := map[string]string{}
-	if errs := render.Validate(r); len(errs) == 0 {
-		d := r.DeepCopy()
-		d.Default()
-		for _, t := range render.NewPlan(d, render.AllVersions(d)).Traffic {
+	if p, errs := render.PlanOf(r, render.AllVersions(r)); len(errs) == 0 {
+		for _, t := range p.Traffic {
 			desired[t.Name] = render.Traffic(t)
 		}
 	}
