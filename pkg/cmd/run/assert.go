@@ -139,21 +139,23 @@ func (o *AssertOptions) Run(ctx context.Context) error {
 // Job failed. The Job is read first: a result read after the Job ended is
 // final.
 func (o *AssertOptions) read(ctx context.Context) (*experiment.Result, string, error) {
-	failure := ""
-	if o.Name != "" {
-		c, err := clusterClient(o.Flags)
-		if err != nil {
-			return nil, "", err
-		}
-		ns, err := namespace(o.Flags, "")
-		if err != nil {
-			return nil, "", err
-		}
-		if _, failure, err = runner.JobStatus(ctx, c, ns, o.Name); err != nil {
-			return nil, "", err
-		}
+	if o.Name == "" {
+		res, err := readResult(ctx, o.Flags, "", o.ResultPath)
+		return res, "", err
 	}
-	res, err := readResult(ctx, o.Flags, o.Name, o.ResultPath)
+	c, err := clusterClient(o.Flags)
+	if err != nil {
+		return nil, "", err
+	}
+	ns, err := namespace(o.Flags, "")
+	if err != nil {
+		return nil, "", err
+	}
+	_, failure, err := runner.JobStatus(ctx, c, ns, o.Name)
+	if err != nil {
+		return nil, "", err
+	}
+	res, err := clusterResult(ctx, c, ns, o.Name)
 	return res, failure, err
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/experiment"
@@ -91,6 +92,11 @@ func readResult(ctx context.Context, f *genericclioptions.ConfigFlags, name, pat
 	if err != nil {
 		return nil, err
 	}
+	return clusterResult(ctx, c, ns, name)
+}
+
+// clusterResult reads the result of the experiment name in namespace ns.
+func clusterResult(ctx context.Context, c kubernetes.Interface, ns, name string) (*experiment.Result, error) {
 	e, err := runner.Get(ctx, c, ns, name)
 	if err != nil {
 		return nil, err
