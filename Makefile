@@ -120,12 +120,11 @@ verify: fmt tidy generate lint ## Fail if formatting, tidying or generating chan
 
 .PHONY: dist
 dist: ## Build release archives into dist/ and fill in krew-manifests (DIST_VERSION, DIST_BASE_URL)
-	VERSION=$(DIST_VERSION) COMMIT=$(COMMIT) BUILD_DATE=$(BUILD_DATE) LDFLAGS_MODULE=$(MODULE) \
-		hack/dist.sh "$(DIST_VERSION)" "$(DIST_BASE_URL)"
+	COMMIT=$(COMMIT) BUILD_DATE=$(BUILD_DATE) hack/dist.sh "$(DIST_VERSION)" "$(DIST_BASE_URL)"
 
 .PHONY: cluster-up
-cluster-up: controlplane ## Start a local control plane and write .cluster/kubeconfig
-	@KUBEBUILDER_ASSETS="$$(hack/controlplane.sh 2>/dev/null)" hack/cluster.sh up
+cluster-up: ## Start a local control plane (etcd and kube-apiserver) and write .cluster/kubeconfig
+	@KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" hack/cluster.sh up
 
 .PHONY: cluster-down
 cluster-down: ## Stop the local control plane and remove its state
