@@ -52,7 +52,7 @@ func TestRouteGitOpsWithFlux(t *testing.T) {
 	if err := env.WriteKubeconfig(saConfig, "iter8-route-controller", token); err != nil {
 		t.Fatal(err)
 	}
-	startBackground(t, "iter8-route-controller", nil, filepath.Join(binDir, "kubectl-iter8_route"), "controller",
+	testenv.StartProcess(t, "iter8-route-controller", nil, filepath.Join(binDir, "kubectl-iter8_route"), "controller",
 		"--kubeconfig", saConfig, "-n", "iter8-system", "--enable-leader-election",
 		"--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--git-dir", t.TempDir(), "--log-encoding=console")
 

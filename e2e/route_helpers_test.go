@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,68 +55,6 @@ func mustKubectl(t *testing.T, stdin string, args ...string) string {
 	return out
 }
 
-// background is a process the test started, logging to a file; it is
-// ended when the test ends, and its log tail is shown when the test fails.
-type background struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-}
-
-func startBackground(t *testing.T, name string, envs []string, path string, args ...string) *background {
-	t.Helper()
-	log := filepath.Join(t.TempDir(), name+".log")
-	f, err := os.Create(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), envs...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	b := &background{cmd: cmd, log: log, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		_ = f.Close()
-		close(b.done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-b.done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-b.done
-		}
-		if t.Failed() {
-			t.Logf("%s log (tail):\n%s", name, tail(log, 40))
-		}
-	})
-	return b
-}
-
-func tail(path string, n int) string {
-	b, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startFlux builds (once, cached by version) and starts Flux's
 // source-controller and kustomize-controller against the control plane,
 // with their CRDs installed.
@@ -146,11 +83,15 @@ func startFlux(t *testing.T) {
 		t.Fatal(err)
 	}
 	envs := []string{"KUBECONFIG=" + env.Kubeconfig, "RUNTIME_NAMESPACE=flux-system"}
-	storage := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	startBackground(t, "source-controller", envs, filepath.Join(dir, "source-controller"),
+	ports, err := testenv.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	testenv.StartProcess(t, "source-controller", envs, filepath.Join(dir, "source-controller"),
 		"--storage-path="+t.TempDir(), "--storage-addr="+storage, "--storage-adv-addr="+storage,
 		"--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--enable-leader-election=false", "--log-level=info")
-	startBackground(t, "kustomize-controller", envs, filepath.Join(dir, "kustomize-controller"),
+	testenv.StartProcess(t, "kustomize-controller", envs, filepath.Join(dir, "kustomize-controller"),
 		"--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--enable-leader-election=false", "--log-level=info")
 }
 

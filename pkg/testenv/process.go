@@ -7,8 +7,29 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"testing"
 	"time"
 )
+
+// StartProcess runs the program at path with args until the test ends,
+// its environment this process's plus env; the kernel ends it if the test
+// process dies. Its output goes to a log file, whose last lines are logged
+// if the test fails. name names it in the log.
+func StartProcess(t testing.TB, name string, env []string, path string, args ...string) {
+	t.Helper()
+	p, err := startProcess(path, filepath.Join(t.TempDir(), name+".log"), env, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.stop(10 * time.Second); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("%s log (tail):\n%s", name, p.logTail())
+		}
+	})
+}
 
 // process is a child process whose output goes to a log file.
 type process struct {
@@ -19,12 +40,17 @@ type process struct {
 	err  error
 }
 
-func startProcess(path, logFile string, args ...string) (*process, error) {
+// startProcess starts path with args, its environment this process's plus
+// env, its output going to logFile.
+func startProcess(path, logFile string, env []string, args ...string) (*process, error) {
 	f, err := os.Create(logFile)
 	if err != nil {
 		return nil, fmt.Errorf("creating log file: %w", err)
 	}
 	cmd := exec.Command(path, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {

@@ -87,7 +87,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		}
 	}()
 
-	ports, err := freePorts(2)
+	ports, err := FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	}
 
 	etcdURL := fmt.Sprintf("http://%s:%d", host, etcdPort)
-	e.etcd, err = startProcess(filepath.Join(assets, "etcd"), filepath.Join(e.Dir, "etcd.log"),
+	e.etcd, err = startProcess(filepath.Join(assets, "etcd"), filepath.Join(e.Dir, "etcd.log"), nil,
 		"--data-dir="+filepath.Join(e.Dir, "etcd"),
 		"--listen-client-urls="+etcdURL,
 		"--advertise-client-urls="+etcdURL,
@@ -123,7 +123,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	}
 
 	server := fmt.Sprintf("https://%s:%d", host, apiPort)
-	e.api, err = startProcess(filepath.Join(assets, "kube-apiserver"), filepath.Join(e.Dir, "kube-apiserver.log"),
+	e.api, err = startProcess(filepath.Join(assets, "kube-apiserver"), filepath.Join(e.Dir, "kube-apiserver.log"), nil,
 		"--etcd-servers="+etcdURL,
 		"--bind-address="+host,
 		"--advertise-address="+host,
@@ -230,7 +230,7 @@ func (e *Env) StartControllerManager(controllers ...string) error {
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("kube-controller-manager not found (run hack/controlplane.sh kube-controller-manager): %w", err)
 	}
-	p, err := startProcess(bin, filepath.Join(e.Dir, "kube-controller-manager.log"),
+	p, err := startProcess(bin, filepath.Join(e.Dir, "kube-controller-manager.log"), nil,
 		"--kubeconfig="+e.Kubeconfig,
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
@@ -292,8 +292,8 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// freePorts reserves n distinct free TCP ports on 127.0.0.1.
-func freePorts(n int) ([]int, error) {
+// FreePorts finds n distinct TCP ports free on 127.0.0.1 (when it looked).
+func FreePorts(n int) ([]int, error) {
 	var ports []int
 	var listeners []net.Listener
 	defer func() {
