@@ -149,24 +149,30 @@ func (h *Histogram) Stddev() float64 {
 // Percentile returns the p-th percentile (0 < p ≤ 100) by linear
 // interpolation inside the bucket that holds it, clamped to [Min, Max].
 func (h *Histogram) Percentile(p float64) (float64, error) {
+	return percentile(p, h.Count, h.Min, h.Max, h.Buckets)
+}
+
+// percentile interpolates the p-th percentile of total values in buckets
+// (in order of value), clamped to [lowest, highest]; 0 when total is 0.
+func percentile(p float64, total int64, lowest, highest float64, buckets []Bucket) (float64, error) {
 	if p <= 0 || p > 100 || math.IsNaN(p) {
 		return 0, fmt.Errorf("percentile %g is out of range: allowed is 0 < p <= 100", p)
 	}
-	if h.Count == 0 {
+	if total == 0 {
 		return 0, nil
 	}
-	rank := p / 100 * float64(h.Count)
+	rank := p / 100 * float64(total)
 	var cum float64
-	for _, b := range h.Buckets {
+	for _, b := range buckets {
 		next := cum + float64(b.Count)
 		if next >= rank {
-			lo, hi := math.Max(b.Lower, h.Min), math.Min(b.Upper, h.Max)
+			lo, hi := math.Max(b.Lower, lowest), math.Min(b.Upper, highest)
 			v := lo + (hi-lo)*(rank-cum)/float64(b.Count)
-			return math.Min(math.Max(v, h.Min), h.Max), nil
+			return math.Min(math.Max(v, lowest), highest), nil
 		}
 		cum = next
 	}
-	return h.Max, nil
+	return highest, nil
 }
 
 // Merge adds the values of o to h.

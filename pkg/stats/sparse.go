@@ -1,7 +1,6 @@
 package stats
 
 import (
-	"fmt"
 	"math"
 	"slices"
 )
@@ -49,34 +48,19 @@ type Sparse struct {
 // holds it, clamped to [Min, Max]; so it is within 1% of a recorded value.
 // It returns 0 for an empty histogram.
 func (s Sparse) Percentile(p float64) (float64, error) {
-	if p <= 0 || p > 100 || math.IsNaN(p) {
-		return 0, fmt.Errorf("percentile %g is out of range: allowed is 0 < p <= 100", p)
-	}
-	var total int64
-	for _, c := range s.Counts {
-		total += c
-	}
-	if total == 0 {
-		return 0, nil
-	}
 	idx := make([]int32, 0, len(s.Counts))
+	var total int64
 	for i, c := range s.Counts {
 		if c > 0 {
 			idx = append(idx, i)
+			total += c
 		}
 	}
 	slices.Sort(idx)
-	rank := p / 100 * float64(total)
-	var cum float64
-	for _, i := range idx {
-		c := float64(s.Counts[i])
-		if cum+c >= rank {
-			lo, hi := bucketBounds(i)
-			lo, hi = math.Max(lo, s.Min), math.Min(hi, s.Max)
-			v := lo + (hi-lo)*(rank-cum)/c
-			return math.Min(math.Max(v, s.Min), s.Max), nil
-		}
-		cum += c
+	buckets := make([]Bucket, len(idx))
+	for j, i := range idx {
+		lo, hi := bucketBounds(i)
+		buckets[j] = Bucket{Lower: lo, Upper: hi, Count: s.Counts[i]}
 	}
-	return s.Max, nil
+	return percentile(p, total, s.Min, s.Max, buckets)
 }
