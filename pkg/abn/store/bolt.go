@@ -415,6 +415,13 @@ func (a *applier) flush() error {
 	return nil
 }
 
+// appendTotal appends an entry of a metric's log of totals: the user's
+// hash and total, 16 bytes.
+func appendTotal(chunk []byte, h uint64, total float64) []byte {
+	chunk = binary.LittleEndian.AppendUint64(chunk, h)
+	return binary.LittleEndian.AppendUint64(chunk, math.Float64bits(total))
+}
+
 // flushTotals appends the changed totals to the metric's log, or, when the
 // log would hold more than twice the live entries, rewrites it whole.
 func (m *metricTx) flushTotals() error {
@@ -428,8 +435,7 @@ func (m *metricTx) flushTotals() error {
 	if logged <= 2*live+uint64(chunkEntries) {
 		var chunk []byte
 		for h, total := range m.changed {
-			chunk = binary.LittleEndian.AppendUint64(chunk, h)
-			chunk = binary.LittleEndian.AppendUint64(chunk, math.Float64bits(total))
+			chunk = appendTotal(chunk, h, total)
 		}
 		if err := appendChunk(m.bucket, chunk); err != nil {
 			return err
@@ -446,8 +452,7 @@ func (m *metricTx) flushTotals() error {
 		if err != nil {
 			return
 		}
-		chunk = binary.LittleEndian.AppendUint64(chunk, h)
-		chunk = binary.LittleEndian.AppendUint64(chunk, math.Float64bits(total))
+		chunk = appendTotal(chunk, h, total)
 		if len(chunk) == 16*chunkEntries {
 			err = appendChunk(m.bucket, chunk)
 			chunk = nil
