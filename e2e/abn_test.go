@@ -87,7 +87,14 @@ func TestABNWalkThrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkABNAccess(ctx, t, kubernetes.NewForConfigOrDie(env.ConfigFor(token)), ns)
+	sa := kubernetes.NewForConfigOrDie(env.ConfigFor(token))
+	checkABNAccess(ctx, t, sa, ns)
+	// Readiness objects of another kind are readable once asked for.
+	rollouts := authorizationv1.ResourceAttributes{Namespace: ns, Verb: "watch", Group: "argoproj.io", Resource: "rollouts"}
+	mustKubectl(t, "", "iter8-abn", "deploy", "-n", ns, "--readiness-resource", "argoproj.io/rollouts")
+	if !may(ctx, t, sa, rollouts) {
+		t.Error("with --readiness-resource argoproj.io/rollouts, the ServiceAccount may not watch rollouts.argoproj.io")
+	}
 
 	// 3. The versions, both Available, and their Route.
 	appVersions(t, ns, map[string]bool{"v1": true, "v2": true})
@@ -254,14 +261,20 @@ func checkABNAccess(ctx context.Context, t *testing.T, sa kubernetes.Interface, 
 		{authorizationv1.ResourceAttributes{Verb: "list", Group: "apps", Resource: "deployments"}, false},
 	}
 	for _, tc := range tests {
-		r, err := sa.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx,
-			&authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &tc.attrs}},
-			metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Status.Allowed != tc.allowed {
-			t.Errorf("ServiceAccount may %s %s.%s in %q: %v, want %v", tc.attrs.Verb, tc.attrs.Resource, tc.attrs.Group, tc.attrs.Namespace, r.Status.Allowed, tc.allowed)
+		if allowed := may(ctx, t, sa, tc.attrs); allowed != tc.allowed {
+			t.Errorf("ServiceAccount may %s %s.%s in %q: %v, want %v", tc.attrs.Verb, tc.attrs.Resource, tc.attrs.Group, tc.attrs.Namespace, allowed, tc.allowed)
 		}
 	}
+}
+
+// may asks the API server whether the client sa may do what attrs say.
+func may(ctx context.Context, t *testing.T, sa kubernetes.Interface, attrs authorizationv1.ResourceAttributes) bool {
+	t.Helper()
+	r, err := sa.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx,
+		&authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &attrs}},
+		metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Status.Allowed
 }

@@ -3,8 +3,6 @@ package reconcile
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/iter8-tools/iter8/config/crd"
 	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/pkg/readiness"
 	"github.com/iter8-tools/iter8/pkg/version"
 )
 
@@ -78,19 +77,11 @@ func (o *InstallOptions) Validate() error {
 		errs = append(errs, fmt.Errorf("replicas must be at least 1, not %d", o.Replicas))
 	}
 	for _, gr := range o.ReadinessResources {
-		if _, _, ok := splitGroupResource(gr); !ok {
-			errs = append(errs, fmt.Errorf("readiness resource %q: must be group/resource, e.g. argoproj.io/rollouts (core/resource for the core group)", gr))
+		if _, _, err := readiness.ParseGroupResource(gr); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func splitGroupResource(gr string) (group, res string, ok bool) {
-	group, res, ok = strings.Cut(gr, "/")
-	if group == "core" {
-		group = ""
-	}
-	return group, res, ok && res != "" && !strings.Contains(res, "/")
 }
 
 // InstallObjects returns the objects that install the controller, in the
@@ -171,7 +162,7 @@ func typeMeta(apiVersion, kind string) metav1.TypeMeta {
 }
 
 // controllerRules are the controller's permissions, least privilege.
-func controllerRules(readiness []string) []rbacv1.PolicyRule {
+func controllerRules(resources []string) []rbacv1.PolicyRule {
 	read := []string{"get", "list", "watch"}
 	guard := []string{"get", "list", "watch", "patch"}
 	rules := []rbacv1.PolicyRule{
@@ -191,22 +182,7 @@ func controllerRules(readiness []string) []rbacv1.PolicyRule {
 		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}
-	byGroup := map[string][]string{}
-	for _, gr := range readiness {
-		g, r, _ := splitGroupResource(gr)
-		byGroup[g] = append(byGroup[g], r)
-	}
-	groups := make([]string, 0, len(byGroup))
-	for g := range byGroup {
-		groups = append(groups, g)
-	}
-	slices.Sort(groups)
-	for _, g := range groups {
-		res := byGroup[g]
-		slices.Sort(res)
-		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: slices.Compact(res), Verbs: guard})
-	}
-	return rules
+	return append(rules, readiness.Rules(resources, guard)...)
 }
 
 // deployment runs the controller: leader-elected replicas, non-root, a

@@ -21,6 +21,7 @@ import (
 
 	"github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/pkg/readiness"
 	"github.com/iter8-tools/iter8/pkg/version"
 )
 
@@ -70,6 +71,11 @@ type Options struct {
 	// Apps is the content of an applications file to serve; empty, the
 	// service reads Routes.
 	Apps []byte
+	// ReadinessResources are GROUP/RESOURCE pairs (e.g.
+	// "argoproj.io/rollouts") of the readiness objects of kinds the service
+	// is not granted by default (Services, Deployments and
+	// InferenceServices): it gets read access to them.
+	ReadinessResources []string
 }
 
 // Default fills in the defaults.
@@ -100,6 +106,11 @@ func (o *Options) Validate() error {
 	}
 	if o.Replicas < 1 {
 		errs = append(errs, fmt.Errorf("invalid value %d for flag --replicas: must be at least 1", o.Replicas))
+	}
+	for _, gr := range o.ReadinessResources {
+		if _, _, err := readiness.ParseGroupResource(gr); err != nil {
+			errs = append(errs, fmt.Errorf("flag --readiness-resource: %w", err))
+		}
 	}
 	embedded := o.Store == StoreEmbedded
 	if !embedded {
@@ -152,12 +163,12 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 			TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(o.Name),
 			// The service reads Routes, and the objects their versions
 			// name, to learn which versions are ready. Nothing else.
-			Rules: []rbacv1.PolicyRule{
+			Rules: append([]rbacv1.PolicyRule{
 				{APIGroups: []string{"iter8.tools"}, Resources: []string{"routes"}, Verbs: read},
 				{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: read},
 				{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: read},
 				{APIGroups: []string{"serving.kserve.io"}, Resources: []string{"inferenceservices"}, Verbs: read},
-			},
+			}, readiness.Rules(o.ReadinessResources, read)...),
 		},
 		&rbacv1.RoleBinding{
 			TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(o.Name),

@@ -43,6 +43,7 @@ func TestDeployDryRun(t *testing.T) {
 		{"deploy-embedded-apps.yaml", []string{"--dry-run", "-o", "yaml", "--apps", apps, "--storage-size", "5Gi", "--storage-class", "fast", "-n", "store"}},
 		{"deploy-redis.yaml", []string{"--dry-run", "--store", "redis://redis.shop:6379/2", "--store-password-secret", "redis", "--replicas", "3", "--image", "example.com/abn:v1"}},
 		{"deploy-redis.json", []string{"--dry-run", "-o", "json", "--store", "rediss://redis.shop:6380", "--replicas", "2", "--name", "abn-2"}},
+		{"deploy-readiness.yaml", []string{"--dry-run", "--readiness-resource", "argoproj.io/rollouts", "--readiness-resource", "core/pods,argoproj.io/analysisruns"}},
 	}
 	for _, tc := range tests {
 		out, errOut, code := iter8(t, dir, append([]string{"deploy", "--kubeconfig", kc}, tc.args...)...)
@@ -119,6 +120,7 @@ func TestDeployBadFlags(t *testing.T) {
 		{[]string{"--dry-run", "-o", "table"}, "Error: invalid value \"table\" for flag -o/--output: allowed values are yaml, json\n"},
 		{[]string{"--apps", "missing.yaml"}, "Error: flag --apps: open missing.yaml: no such file or directory\n"},
 		{[]string{"--apps", bad}, "Error: --apps is not a valid applications file:\n  applications[0].versions: must list at least one version\n"},
+		{[]string{"--readiness-resource", "rollouts"}, "Error: flag --readiness-resource: readiness resource \"rollouts\": must be group/resource, e.g. argoproj.io/rollouts (core/resource for the core group)\n"},
 		{[]string{"--replicas", "2", "--store", "redis://:pw@r"}, "Error: flag --store holds a password: put it in a Secret (key \"password\") and pass --store-password-secret NAME\n"},
 	}
 	for _, tc := range tests {
