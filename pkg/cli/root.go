@@ -123,3 +123,23 @@ func Execute(cmd *cobra.Command, args []string) int {
 	fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", err)
 	return code
 }
+
+// Namespace resolves the namespace of an object read from a file whose own
+// namespace is fromFile (what names it in errors, e.g. "the Route's
+// namespace"): -n, else fromFile, else the kubeconfig context's (default
+// "default"). -n and a different fromFile conflict, as with kubectl apply.
+func Namespace(f *genericclioptions.ConfigFlags, fromFile, what string) (string, error) {
+	ns, explicit, err := f.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return "", fmt.Errorf("reading the kubeconfig: %w", err)
+	}
+	switch {
+	case explicit && fromFile != "" && fromFile != ns:
+		return "", fmt.Errorf("%s %q does not match the namespace %q of flag -n/--namespace", what, fromFile, ns)
+	case explicit:
+		return ns, nil
+	case fromFile != "":
+		return fromFile, nil
+	}
+	return ns, nil
+}

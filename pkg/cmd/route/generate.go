@@ -35,9 +35,6 @@ type GenerateOptions struct {
 	Push bool
 	// Remote is the Git remote pushed to (--remote).
 	Remote string
-
-	namespace         string
-	explicitNamespace bool
 }
 
 // NewGenerateOptions returns the options of generate with their defaults.
@@ -76,9 +73,6 @@ Nothing is written when the Route is not valid.`,
   kubectl iter8-route generate -f route.yaml -o yaml | kubectl apply -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -94,16 +88,6 @@ Nothing is written when the Route is not valid.`,
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml", "json")
 	_ = cmd.MarkFlagDirname("out")
 	return cmd
-}
-
-// Complete resolves the namespace for a Route file that names none.
-func (o *GenerateOptions) Complete() error {
-	ns, explicit, err := o.ConfigFlags.ToRawKubeConfigLoader().Namespace()
-	if err != nil {
-		return fmt.Errorf("reading the namespace from the kubeconfig: %w", err)
-	}
-	o.namespace, o.explicitNamespace = ns, explicit
-	return nil
 }
 
 // Validate checks the flags.
@@ -135,11 +119,8 @@ func (o *GenerateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case r.Namespace == "":
-		r.Namespace = o.namespace
-	case o.explicitNamespace && r.Namespace != o.namespace:
-		return fmt.Errorf("the Route's namespace %q does not match the namespace %q of flag -n/--namespace", r.Namespace, o.namespace)
+	if r.Namespace, err = cli.Namespace(o.ConfigFlags, r.Namespace, "the Route's namespace"); err != nil {
+		return err
 	}
 	out, err := render.Render(r, render.AllVersions(r))
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/iter8-tools/iter8/pkg/cli"
 )
 
 // clusterClient builds a clientset from kubectl's flags.
@@ -17,20 +19,7 @@ func clusterClient(f *genericclioptions.ConfigFlags) (kubernetes.Interface, erro
 }
 
 // namespace resolves the namespace: -n, else the experiment's
-// metadata.namespace, else the kubeconfig context's (default "default").
-// -n and a different metadata.namespace conflict, as with kubectl apply.
+// metadata.namespace, else the kubeconfig context's (see cli.Namespace).
 func namespace(f *genericclioptions.ConfigFlags, fromSpec string) (string, error) {
-	ns, explicit, err := f.ToRawKubeConfigLoader().Namespace()
-	if err != nil {
-		return "", fmt.Errorf("reading the kubeconfig: %w", err)
-	}
-	switch {
-	case explicit && fromSpec != "" && fromSpec != ns:
-		return "", fmt.Errorf("the experiment's metadata.namespace %q does not match the namespace %q of flag -n/--namespace", fromSpec, ns)
-	case explicit:
-		return ns, nil
-	case fromSpec != "":
-		return fromSpec, nil
-	}
-	return ns, nil
+	return cli.Namespace(f, fromSpec, "the experiment's metadata.namespace")
 }
