@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,15 +10,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 // iter8Run runs the built kubectl-iter8_run against the control plane as
@@ -30,17 +25,7 @@ func iter8Run(t *testing.T, dir string, args ...string) (string, string, int) {
 	cmd := exec.CommandContext(t.Context(), filepath.Join(binDir, "kubectl-iter8_run"), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errOut.String(), code
+	return run(t, cmd)
 }
 
 func availableDeployment(t *testing.T, ns, name string) {
@@ -54,12 +39,10 @@ func availableDeployment(t *testing.T, ns, name string) {
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}}},
 		},
 	}
-	d, err := env.Client.AppsV1().Deployments(ns).Create(t.Context(), d, metav1.CreateOptions{})
-	if err != nil {
+	if _, err := env.Client.AppsV1().Deployments(ns).Create(t.Context(), d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	d.Status = testenv.DeploymentStatus(d, true)
-	if _, err := env.Client.AppsV1().Deployments(ns).UpdateStatus(t.Context(), d, metav1.UpdateOptions{}); err != nil {
+	if err := env.SetDeploymentAvailable(t.Context(), ns, name, true); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -127,17 +110,13 @@ spec:
 	}
 
 	// The Job controller saw the pod succeed.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	waitFor(t, "the Job is Complete", func() (bool, string) {
 		job, err := env.Client.BatchV1().Jobs(ns).Get(ctx, "iter8-checkout", metav1.GetOptions{})
-		if err == nil && hasCondition(job, batchv1.JobComplete) {
-			break
+		if err != nil {
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Job not Complete: %v %+v", err, job.Status)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return hasCondition(job, batchv1.JobComplete), fmt.Sprintf("%+v", job.Status)
+	})
 
 	// The Job's ServiceAccount may not read a Secret it does not own.
 	if _, err := env.Client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "payments-db"}}, metav1.CreateOptions{}); err != nil {

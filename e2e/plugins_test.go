@@ -77,6 +77,13 @@ func runKubectl(t *testing.T, args ...string) (stdout, stderr string, code int) 
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), kubectl, args...)
 	cmd.Env = append(os.Environ(), "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"), "KUBECONFIG="+filepath.Join(t.TempDir(), "none"))
+	return run(t, cmd)
+}
+
+// run runs cmd and returns its output and exit code; it fails the test
+// when cmd cannot run.
+func run(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -86,7 +93,7 @@ func runKubectl(t *testing.T, args ...string) (stdout, stderr string, code int) 
 	case errors.As(err, &exit):
 		code = exit.ExitCode()
 	default:
-		t.Fatalf("kubectl %v: %v", args, err)
+		t.Fatalf("%v: %v", cmd.Args, err)
 	}
 	return out.String(), errOut.String(), code
 }
