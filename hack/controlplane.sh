@@ -4,7 +4,7 @@
 #
 #   hack/controlplane.sh [COMPONENT...]
 #
-# COMPONENT is kube-apiserver, etcd, kube-controller-manager, kube-scheduler or
+# COMPONENT is kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubelet or
 # kubectl (used by the end-to-end tests); the default is kube-apiserver and etcd.
 # Flux's source-controller and kustomize-controller (the end-to-end tests of the
 # route controller's Git sink) are built from hack/tools/flux into a folder of
@@ -90,12 +90,12 @@ for c in "${components[@]}"; do
 		continue
 	fi
 	case $c in
-	kube-apiserver | kube-controller-manager | kube-scheduler | kubectl)
+	kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kubelet)
 		build "$c" "$here/tools/kube" "k8s.io/kubernetes/cmd/$c" "$kube_ldflags" ;;
 	etcd)
 		build etcd "$here/tools/etcd" go.etcd.io/etcd/server/v3 "-s -w" ;;
 	*)
-		say "unknown component \"$c\": allowed are kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubectl, source-controller, kustomize-controller"
+		say "unknown component \"$c\": allowed are kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubelet, kubectl, source-controller, kustomize-controller"
 		exit 2 ;;
 	esac
 done
