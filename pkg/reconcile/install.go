@@ -36,7 +36,7 @@ const (
 )
 
 // DefaultImage is the image of this build (version.Image).
-func DefaultImage() string { return version.Image("iter8") }
+func DefaultImage() string { return version.Image("route") }
 
 // InstallOptions shape the objects that install the controller.
 type InstallOptions struct {

@@ -53,7 +53,7 @@ const (
 func ObjectName(experimentName string) string { return "iter8-" + experimentName }
 
 // DefaultImage is the image of this build (version.Image).
-func DefaultImage() string { return version.Image("iter8") }
+func DefaultImage() string { return version.Image("run") }
 
 // Options shape the objects of an in-cluster experiment.
 type Options struct {

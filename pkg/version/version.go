@@ -3,19 +3,28 @@ package version
 
 import (
 	"fmt"
+	"regexp"
 	"runtime"
-	"strings"
 )
 
 // These are set at link time by the Makefile with -ldflags "-X ...".
 var (
-	// Version is the release version, e.g. v0.1.0, or "dev" for a local build.
+	// Version is the version of the build: vX.Y.Z for a release (a tree at
+	// an exact tag), v0.0.0-<12 hex digits of the commit>[-dirty] between
+	// releases, or "dev" for a build without the Makefile (go run).
 	Version = "dev"
 	// Commit is the Git commit the binary was built from.
 	Commit = "unknown"
 	// BuildDate is the commit date in RFC 3339, so that builds are reproducible.
 	BuildDate = "unknown"
+	// ImageRepository is where this build's images are published (no
+	// trailing slash); make images and make push take it from IMAGE_REPO.
+	ImageRepository = "ghcr.io/iter8-tools"
 )
+
+// ImageUID is the numeric user (and group) iter8's images run as, and the
+// runAsUser/runAsGroup of every pod iter8 creates.
+const ImageUID int64 = 65532
 
 // Info is the build information of a binary, as printed by the version command.
 type Info struct {
@@ -42,16 +51,33 @@ func Get() Info {
 	}
 }
 
-// ImageRepository is where iter8's images are published.
-const ImageRepository = "ghcr.io/iter8-tools/"
+var (
+	releaseRE = regexp.MustCompile(`^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$`)
+	taggedRE  = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
+)
 
-// Image is the image of this build named name, e.g. "iter8": tagged with
-// Version for a release (vX.Y.Z), else latest, since only releases are
-// published.
-func Image(name string) string {
+// IsRelease reports whether this build is a release (Version is vX.Y.Z).
+func IsRelease() bool { return releaseRE.MatchString(Version) }
+
+// ImageName is the repository of component's image, without a tag:
+// ImageRepository/kubectl-iter8-<component>, component one of run, route, abn.
+func ImageName(component string) string {
+	return ImageRepository + "/kubectl-iter8-" + component
+}
+
+// Image is the default image of component for this build: ImageName tagged
+// with Version, the tag make images and make push give it. A build without
+// a version (go run) names the latest release's image.
+func Image(component string) string {
 	tag := "latest"
-	if strings.HasPrefix(Version, "v") && strings.Count(Version, ".") == 2 && !strings.ContainsAny(Version, "-+") {
+	if taggedRE.MatchString(Version) {
 		tag = Version
 	}
-	return ImageRepository + name + ":" + tag
+	return ImageName(component) + ":" + tag
+}
+
+// ImageBinary is the path of component's binary inside its image, the
+// image's entrypoint.
+func ImageBinary(component string) string {
+	return "/usr/local/bin/kubectl-iter8_" + component
 }

@@ -290,4 +290,4 @@ func typeMeta(apiVersion, kind string) metav1.TypeMeta {
 }
 
 // DefaultImage is the service's image of this build (version.Image).
-func DefaultImage() string { return version.Image("iter8-abn") }
+func DefaultImage() string { return version.Image("abn") }
