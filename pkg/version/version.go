@@ -81,3 +81,13 @@ func Image(component string) string {
 func ImageBinary(component string) string {
 	return "/usr/local/bin/kubectl-iter8_" + component
 }
+
+// DefaultImageWarning is what a command that deploys prints on stderr when
+// it uses the default image of a build that is not a release, whose tag may
+// not be published; "" for a release.
+func DefaultImageWarning(image string) string {
+	if IsRelease() {
+		return ""
+	}
+	return fmt.Sprintf("warning: %s is the default image of a build that is not a release (version %s); publish it with make push IMAGE_REPO=... and pass --image, or use a release", image, Version)
+}
