@@ -48,8 +48,8 @@ build: ## Build bin/kubectl-iter8_{run,route,abn}
 	done
 
 .PHONY: controlplane
-controlplane: ## Build (once, cached by version) kube-apiserver, etcd, kubectl, kube-controller-manager and Flux for the tests
-	@hack/controlplane.sh kube-apiserver etcd kubectl kube-controller-manager >/dev/null
+controlplane: ## Build (once, cached by version) kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler, kubelet and Flux for the tests
+	@hack/controlplane.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kubelet >/dev/null
 	@hack/controlplane.sh source-controller kustomize-controller >/dev/null
 
 .PHONY: test

@@ -45,12 +45,18 @@ func (e *Env) ConfigFor(token string) *rest.Config {
 // WriteKubeconfig writes a kubeconfig file for this control plane whose user
 // (named user) authenticates with token.
 func (e *Env) WriteKubeconfig(path, user, token string) error {
+	return e.writeKubeconfig(path, user, &clientcmdapi.AuthInfo{Token: token})
+}
+
+// writeKubeconfig writes a kubeconfig file for this control plane whose user
+// (named user) authenticates as auth says.
+func (e *Env) writeKubeconfig(path, user string, auth *clientcmdapi.AuthInfo) error {
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["iter8-testenv"] = &clientcmdapi.Cluster{
 		Server:                   e.Config.Host,
-		CertificateAuthorityData: e.caPEM,
+		CertificateAuthorityData: e.pki.caPEM,
 	}
-	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.AuthInfos[user] = auth
 	cfg.Contexts["iter8-testenv"] = &clientcmdapi.Context{Cluster: "iter8-testenv", AuthInfo: user, Namespace: "default"}
 	cfg.CurrentContext = "iter8-testenv"
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {

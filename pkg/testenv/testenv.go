@@ -40,6 +40,15 @@ type Options struct {
 	Dir string
 	// StartTimeout bounds how long Start waits for /readyz. Default: 60s.
 	StartTimeout time.Duration
+	// Nodes readies the control plane for real kubelets (StartNode). It
+	// needs the network namespace of InNetns: the API server then listens
+	// on port 443 of every address of that namespace, is advertised at
+	// NodeIP, so that the kubernetes Service (ServiceIP:443) reaches it
+	// with no kube-proxy, authorizes kubelets (Node, NodeRestriction),
+	// calls them with a client certificate (logs), and admits pods with
+	// their ServiceAccount's token (StartControllerManager's
+	// serviceaccount controller makes each namespace's default one).
+	Nodes bool
 }
 
 // Env is a running control plane.
@@ -54,12 +63,13 @@ type Env struct {
 	Dir string
 
 	keepDir bool
-	caPEM   []byte
+	nodes   bool
+	pki     *pki
 	assets  string
-	saKey   string
 	etcd    *process
 	api     *process
 	kcm     *process
+	sched   *process
 }
 
 // Start builds or finds the binaries, then starts etcd and kube-apiserver and
@@ -73,7 +83,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 60 * time.Second
 	}
-	e := &Env{Dir: opts.Dir, keepDir: opts.Dir != "", assets: assets}
+	e := &Env{Dir: opts.Dir, keepDir: opts.Dir != "", nodes: opts.Nodes, assets: assets}
 	if e.Dir == "" {
 		if e.Dir, err = os.MkdirTemp("", "iter8-testenv-"); err != nil {
 			return nil, fmt.Errorf("creating state folder: %w", err)
@@ -92,18 +102,24 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		return nil, err
 	}
 	etcdPort, apiPort := ports[0], ports[1]
-	host := "127.0.0.1"
+	host, bind, advertise := "127.0.0.1", "127.0.0.1", "127.0.0.1"
+	hosts := []string{host}
+	if opts.Nodes {
+		if os.Getenv(netnsEnv) == "" {
+			return nil, errors.New("testenv: Options.Nodes needs the network namespace of InNetns")
+		}
+		bind, advertise, apiPort = "0.0.0.0", NodeIP, 443
+		hosts = append(hosts, NodeIP, ServiceIP)
+	}
 
 	token, err := randomToken()
 	if err != nil {
 		return nil, err
 	}
-	pki, err := writePKI(e.Dir, host)
-	if err != nil {
+	if e.pki, err = writePKI(e.Dir, hosts...); err != nil {
 		return nil, err
 	}
-	e.caPEM = pki.caPEM
-	e.saKey = pki.saKeyFile
+	pki := e.pki
 	tokens := filepath.Join(e.Dir, "tokens.csv")
 	if err := os.WriteFile(tokens, []byte(token+",admin,admin,system:masters\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("writing token file: %w", err)
@@ -123,25 +139,43 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	}
 
 	server := fmt.Sprintf("https://%s:%d", host, apiPort)
-	e.api, err = startProcess(filepath.Join(assets, "kube-apiserver"), filepath.Join(e.Dir, "kube-apiserver.log"), nil,
-		"--etcd-servers="+etcdURL,
-		"--bind-address="+host,
-		"--advertise-address="+host,
-		"--secure-port="+strconv.Itoa(apiPort),
-		"--tls-cert-file="+pki.certFile,
-		"--tls-private-key-file="+pki.keyFile,
-		"--token-auth-file="+tokens,
-		"--authorization-mode=RBAC",
-		"--service-account-issuer="+server,
-		"--service-account-key-file="+pki.saPubFile,
-		"--service-account-signing-key-file="+pki.saKeyFile,
+	args := []string{
+		"--etcd-servers=" + etcdURL,
+		"--bind-address=" + bind,
+		"--advertise-address=" + advertise,
+		"--secure-port=" + strconv.Itoa(apiPort),
+		"--tls-cert-file=" + pki.certFile,
+		"--tls-private-key-file=" + pki.keyFile,
+		"--client-ca-file=" + pki.caFile,
+		"--token-auth-file=" + tokens,
+		"--service-account-issuer=" + server,
+		"--service-account-key-file=" + pki.saPubFile,
+		"--service-account-signing-key-file=" + pki.saKeyFile,
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--allow-privileged=true",
-		// No controller manager runs to create ServiceAccount token Secrets.
-		"--disable-admission-plugins=ServiceAccount",
-		// A loopback advertise address is refused by the default reconciler.
-		"--endpoint-reconciler-type=none",
-	)
+	}
+	if opts.Nodes {
+		cert, key := filepath.Join(e.Dir, "apiserver-kubelet-client.crt"), filepath.Join(e.Dir, "apiserver-kubelet-client.key")
+		if err := pki.writeClientCert("kube-apiserver-kubelet-client", []string{"system:masters"}, cert, key); err != nil {
+			return nil, err
+		}
+		args = append(args,
+			"--authorization-mode=Node,RBAC",
+			"--enable-admission-plugins=NodeRestriction",
+			"--kubelet-client-certificate="+cert,
+			"--kubelet-client-key="+key,
+			"--kubelet-preferred-address-types=InternalIP",
+		)
+	} else {
+		args = append(args,
+			"--authorization-mode=RBAC",
+			// No controller manager need run to create ServiceAccounts.
+			"--disable-admission-plugins=ServiceAccount",
+			// A loopback advertise address is refused by the default reconciler.
+			"--endpoint-reconciler-type=none",
+		)
+	}
+	e.api, err = startProcess(filepath.Join(assets, "kube-apiserver"), filepath.Join(e.Dir, "kube-apiserver.log"), nil, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +183,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	e.Config = &rest.Config{
 		Host:            server,
 		BearerToken:     token,
-		TLSClientConfig: rest.TLSClientConfig{CAData: e.caPEM},
+		TLSClientConfig: rest.TLSClientConfig{CAData: pki.caPEM},
 		QPS:             200,
 		Burst:           400,
 	}
@@ -205,12 +239,12 @@ func (e *Env) waitReady(ctx context.Context, timeout time.Duration) error {
 // was given in Options.Dir. It is safe to call more than once.
 func (e *Env) Stop() error {
 	var errs []error
-	for _, p := range []*process{e.kcm, e.api, e.etcd} {
+	for _, p := range []*process{e.sched, e.kcm, e.api, e.etcd} {
 		if p != nil {
 			errs = append(errs, p.stop(10*time.Second))
 		}
 	}
-	e.kcm, e.api, e.etcd = nil, nil, nil
+	e.sched, e.kcm, e.api, e.etcd = nil, nil, nil, nil
 	if !e.keepDir && e.Dir != "" {
 		errs = append(errs, os.RemoveAll(e.Dir))
 	}
@@ -226,24 +260,42 @@ func (e *Env) StartControllerManager(controllers ...string) error {
 	if e.kcm != nil {
 		return errors.New("kube-controller-manager is already running")
 	}
-	bin := filepath.Join(e.assets, "kube-controller-manager")
-	if _, err := os.Stat(bin); err != nil {
-		return fmt.Errorf("kube-controller-manager not found (run hack/controlplane.sh kube-controller-manager): %w", err)
-	}
-	p, err := startProcess(bin, filepath.Join(e.Dir, "kube-controller-manager.log"), nil,
-		"--kubeconfig="+e.Kubeconfig,
-		"--leader-elect=false",
-		"--bind-address=127.0.0.1",
-		"--secure-port=0",
-		"--service-account-private-key-file="+e.saKey,
+	p, err := e.startComponent("kube-controller-manager",
+		"--service-account-private-key-file="+e.pki.saKeyFile,
+		"--root-ca-file="+e.pki.caFile,
 		"--use-service-account-credentials=false",
 		"--controllers="+strings.Join(controllers, ","),
 	)
-	if err != nil {
-		return err
-	}
 	e.kcm = p
-	return nil
+	return err
+}
+
+// StartScheduler starts kube-scheduler, so that pods without a nodeName go
+// to the nodes of StartNode. Its binary must be in the assets folder:
+// hack/controlplane.sh kube-scheduler builds it. Stop ends it.
+func (e *Env) StartScheduler() error {
+	if e.sched != nil {
+		return errors.New("kube-scheduler is already running")
+	}
+	p, err := e.startComponent("kube-scheduler")
+	e.sched = p
+	return err
+}
+
+// startComponent starts the controller-manager-like binary name of the
+// assets folder as the admin, alone (no leader election), with no port of
+// its own.
+func (e *Env) startComponent(name string, args ...string) (*process, error) {
+	bin := filepath.Join(e.assets, name)
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%s not found (run hack/controlplane.sh %s): %w", name, name, err)
+	}
+	return startProcess(bin, filepath.Join(e.Dir, name+".log"), nil, append([]string{
+		"--kubeconfig=" + e.Kubeconfig,
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port=0",
+	}, args...)...)
 }
 
 // assetsDir returns the folder with etcd and kube-apiserver, building them
