@@ -17,13 +17,24 @@ import (
 	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
+// The version and commit the binaries are built with.
+const (
+	e2eVersion = "v0.0.0-e2e"
+	e2eCommit  = "e2e0123456789abcdef0123456789abcdef0123"
+)
+
 var (
 	binDir  string       // holds the built kubectl-iter8_* binaries
 	kubectl string       // a kubectl of the control plane's version
-	env     *testenv.Env // the control plane, with the Job and garbage collector controllers
+	env     *testenv.Env // a control plane, with the Job and garbage collector controllers, and no node
 )
 
 func TestMain(m *testing.M) {
+	// Everything runs in a network namespace of its own, where a real
+	// node runs pods on a pod network that never leaves it.
+	if code, ok := testenv.InNetns(); ok {
+		os.Exit(code)
+	}
 	code, err := setup(m)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e setup: %v\n", err)
@@ -44,16 +55,20 @@ func setup(m *testing.M) (int, error) {
 	defer os.RemoveAll(dir)
 	binDir = dir
 	for _, p := range []string{"run", "route", "abn"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, "kubectl-iter8_"+p),
-			"-ldflags", "-X github.com/iter8-tools/iter8/pkg/version.Version=v0.0.0-e2e",
+		// Static, as make build and make images build them: the
+		// images run them too.
+		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(binDir, "kubectl-iter8_"+p),
+			"-ldflags", "-X github.com/iter8-tools/iter8/pkg/version.Version="+e2eVersion+
+				" -X github.com/iter8-tools/iter8/pkg/version.Commit="+e2eCommit,
 			"./plugins/kubectl-iter8-"+p)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		cmd.Dir = root
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			return 1, fmt.Errorf("building kubectl-iter8_%s: %w", p, err)
 		}
 	}
-	cmd := exec.Command(filepath.Join(root, "hack", "controlplane.sh"), "kube-apiserver", "etcd", "kubectl", "kube-controller-manager")
+	cmd := exec.Command(filepath.Join(root, "hack", "controlplane.sh"), "kube-apiserver", "etcd", "kubectl", "kube-controller-manager", "kube-scheduler", "kubelet")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -69,6 +84,11 @@ func setup(m *testing.M) (int, error) {
 	if err := env.StartControllerManager("job-controller", "cronjob-controller", "garbage-collector-controller"); err != nil {
 		return 1, err
 	}
+	stop, err := startCluster(context.Background(), assets)
+	if err != nil {
+		return 1, err
+	}
+	defer stop()
 	return m.Run(), nil
 }
 
@@ -139,7 +159,7 @@ func TestPluginVersion(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if v.Version != "v0.0.0-e2e" || !strings.HasPrefix(v.GoVersion, "go1.") || v.Platform == "" {
+	if v.Version != e2eVersion || !strings.HasPrefix(v.GoVersion, "go1.") || v.Platform == "" {
 		t.Errorf("version = %+v", v)
 	}
 }

@@ -59,9 +59,10 @@ type Node struct {
 	kubelet    *process
 }
 
-// pauseImage is the node's sandbox image, built by StartNode from
-// ./pause.
-const pauseImage = "iter8.test/pause:1"
+// PauseImage is the node's sandbox image, built by StartNode from
+// ./pause; a container of a pod or Deployment that need only run (and
+// stop when told) can use it too.
+const PauseImage = "iter8.test/pause:1"
 
 // StartNode starts containerd and a kubelet that registers as a Node, and
 // waits until the Node is Ready. The control plane must have been started
@@ -147,7 +148,7 @@ func (e *Env) StartNode(ctx context.Context, opts NodeOptions) (_ *Node, err err
 	if err != nil {
 		return nil, err
 	}
-	if err := n.Load(ctx, map[string]v1.Image{pauseImage: pause}); err != nil {
+	if err := n.Load(ctx, map[string]v1.Image{PauseImage: pause}); err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -203,7 +204,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     bin_dir = %[7]q
     conf_dir = %[8]q
 `, filepath.Join(n.dir, "containerd"), filepath.Join(n.dir, "containerd-state"), n.sock, n.sock+".ttrpc",
-		pauseImage, n.runcRoot(), cniBinDir, filepath.Join(n.dir, "cni"))
+		PauseImage, n.runcRoot(), cniBinDir, filepath.Join(n.dir, "cni"))
 }
 
 func (n *Node) runcRoot() string { return filepath.Join(n.dir, "runc") }
