@@ -31,7 +31,9 @@ func RunJob(ctx context.Context, cluster genericclioptions.RESTClientGetter, nam
 	if err != nil {
 		return nil, err
 	}
-	exp, err := experiment.Parse(ObjectName(name)+"/"+SpecKey, ".", stored.Spec, reg)
+	// The files the spec names are mounted where it names them, relative
+	// to PodDir.
+	exp, err := experiment.Parse(ObjectName(name)+"/"+SpecKey, PodDir, stored.Spec, reg)
 	if err != nil {
 		return nil, err
 	}

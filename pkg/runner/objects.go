@@ -38,8 +38,6 @@ const (
 	ResultKey       = "result.yaml"
 	// SecretType marks the Secrets that are experiments.
 	SecretType = corev1.SecretType("iter8.tools/experiment")
-	// Binary is the command the Job runs.
-	Binary = "kubectl-iter8_run"
 )
 
 // MaxNameLength bounds an experiment's name so that iter8-NAME fits the
@@ -64,6 +62,15 @@ type Options struct {
 	// Schedule, a cron expression, makes a CronJob (one run per tick, never
 	// two at once) instead of a Job.
 	Schedule string
+	// Files are the files the tasks read (ReadFiles): the Secret holds
+	// them and the pod mounts them where the spec names them.
+	Files []File
+	// EnvFromSecrets are Secrets whose every key becomes an environment
+	// variable of the Job's container (--env-from-secret).
+	EnvFromSecrets []string
+	// SecretEnv are variables of the Job's container from Secret keys
+	// (--secret-env).
+	SecretEnv []SecretEnv
 }
 
 // Objects returns the objects that run exp (whose file content is spec) in a
@@ -80,6 +87,9 @@ func Objects(exp *experiment.Experiment, spec []byte, o Options) ([]runtime.Obje
 	}
 	if o.Image == "" {
 		o.Image = DefaultImage()
+	}
+	if err := checkEnvOptions(exp, o); err != nil {
+		return nil, err
 	}
 	// A Role grants nothing outside its namespace, and the Job gets nothing
 	// cluster-wide.
@@ -108,6 +118,18 @@ func Objects(exp *experiment.Experiment, spec []byte, o Options) ([]runtime.Obje
 		// As text, so that the spec reads plainly in dry runs and Git.
 		StringData: map[string]string{SpecKey: string(spec)},
 	}
+	for i, f := range o.Files {
+		if secret.Data == nil {
+			secret.Data = map[string][]byte{}
+		}
+		secret.Data[fileKey(i)] = f.Data
+	}
+	env, envFrom := containerEnv(o)
+	volume, mounts := filesMounts(objName, o.Files)
+	var volumes []corev1.Volume
+	if volume != nil {
+		volumes = []corev1.Volume{*volume}
+	}
 	sa := &corev1.ServiceAccount{
 		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
 		ObjectMeta:                   meta(),
@@ -135,10 +157,21 @@ func Objects(exp *experiment.Experiment, spec []byte, o Options) ([]runtime.Obje
 			Spec: corev1.PodSpec{
 				ServiceAccountName: objName,
 				RestartPolicy:      corev1.RestartPolicyNever,
+				SecurityContext: &corev1.PodSecurityContext{
+					RunAsNonRoot:   ptr.To(true),
+					RunAsUser:      ptr.To(version.ImageUID),
+					RunAsGroup:     ptr.To(version.ImageUID),
+					FSGroup:        ptr.To(version.ImageUID),
+					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				},
+				Volumes: volumes,
 				Containers: []corev1.Container{{
-					Name:    "iter8",
-					Image:   o.Image,
-					Command: []string{Binary, "job", name, "--namespace", o.Namespace},
+					Name:         "iter8",
+					Image:        o.Image,
+					Command:      []string{version.ImageBinary("run"), "job", name, "--namespace", o.Namespace},
+					Env:          env,
+					EnvFrom:      envFrom,
+					VolumeMounts: mounts,
 					Resources: corev1.ResourceRequirements{
 						Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 						Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("256Mi")},

@@ -28,10 +28,9 @@ type GenerateOptions struct {
 	File string
 	// Out is the folder to write (--out).
 	Out string
-	// Image runs the experiment's Job (--image).
-	Image string
-	// Schedule makes a CronJob (--schedule).
-	Schedule string
+	// Job shapes the experiment's Job: --image, --schedule and its
+	// environment.
+	Job jobFlags
 }
 
 // NewGenerateCommand returns the generate command.
@@ -45,7 +44,9 @@ kustomization.yaml and one file per object (secret-iter8-NAME.yaml, job-iter8-NA
 ...). The output is byte-for-byte the same for the same input, so committing it again
 makes no Git diff; point a Flux Kustomization at DIR to run the experiment. The objects
 carry no owner references (they need the UIDs of live objects): Flux's pruning removes
-them when they leave the directory.`,
+them when they leave the directory. The Job's files and environment are as launch
+makes them (see kubectl iter8-run launch --help); the Secrets that --secret-env and
+--env-from-secret name must exist where the directory is applied.`,
 		Example: `  kubectl iter8-run generate -f experiment.yaml -n staging --out clusters/staging/experiments/checkout`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -57,8 +58,7 @@ them when they leave the directory.`,
 	}
 	cmd.Flags().StringVarP(&o.File, "filename", "f", "", "experiment file")
 	cmd.Flags().StringVar(&o.Out, "out", "", "folder to write the kustomize directory to")
-	cmd.Flags().StringVar(&o.Image, "image", "", "image of the experiment's Job (default: "+runner.DefaultImage()+")")
-	cmd.Flags().StringVar(&o.Schedule, "schedule", "", "run periodically, as a CronJob with this schedule")
+	o.Job.addFlags(cmd)
 	return cmd
 }
 
@@ -87,10 +87,15 @@ func (o *GenerateOptions) Run(context.Context) error {
 	if err != nil {
 		return err
 	}
-	objs, err := runner.Objects(exp, spec, runner.Options{Namespace: ns, Image: o.Image, Schedule: o.Schedule})
+	ro, err := o.Job.options(exp, ns, filepath.Dir(o.File))
 	if err != nil {
 		return err
 	}
+	objs, err := runner.Objects(exp, spec, ro)
+	if err != nil {
+		return err
+	}
+	o.Job.warnDefaultImage(o.ErrOut)
 	us, err := toUnstructured(objs)
 	if err != nil {
 		return err

@@ -38,10 +38,9 @@ type LaunchOptions struct {
 	// ResultPath is where a local run's result goes (--result); default
 	// result.yaml next to the experiment file.
 	ResultPath string
-	// Image runs the experiment's Job (--image).
-	Image string
-	// Schedule makes a CronJob (--schedule).
-	Schedule string
+	// Job shapes the experiment's Job: --image, --schedule and its
+	// environment.
+	Job jobFlags
 	// DryRun is none or client (--dry-run).
 	DryRun string
 	// Output is -o yaml|json, for --dry-run=client.
@@ -67,12 +66,20 @@ Job running the --image. Launching a name that exists replaces it. --schedule ma
 CronJob whose runs add iterations to the stored result. --dry-run=client prints the
 objects instead of creating them.
 
+The files the tasks read (payloadFile, protoFile and its imports, protoset, caFile,
+providerFile) go into the Secret and are mounted in the Job's pod where the spec names
+them. Environment variables the tasks read (notify's urlEnv and tokenEnv,
+custommetrics' credentials) come from Secrets of the namespace: --secret-env
+VAR=SECRET/KEY for one key, --env-from-secret SECRET for all of a Secret's keys; launch
+checks that they exist before it creates anything.
+
 With --local the experiment runs in this process: progress goes to stderr and the
 result is written (atomically, after every task) to result.yaml next to the
 experiment file, or to --result. Ctrl-C stops the run and still writes the partial
 result, marked failed; the exit code is 1 when the experiment failed.`,
 		Example: `  kubectl iter8-run launch -f experiment.yaml -n staging
   kubectl iter8-run launch -f experiment.yaml --schedule "*/10 * * * *"
+  kubectl iter8-run launch -f experiment.yaml --secret-env SLACK_WEBHOOK_URL=slack/url
   kubectl iter8-run launch -f experiment.yaml --dry-run=client -o yaml
   kubectl iter8-run launch -f experiment.yaml --local`,
 		Args: cobra.NoArgs,
@@ -89,8 +96,7 @@ result, marked failed; the exit code is 1 when the experiment failed.`,
 	cmd.Flags().StringVarP(&o.File, "filename", "f", "", "experiment file")
 	cmd.Flags().BoolVar(&o.Local, "local", false, "run the experiment in this process instead of the cluster")
 	cmd.Flags().StringVar(&o.ResultPath, "result", "", "result file of a local run (default: result.yaml next to the experiment file)")
-	cmd.Flags().StringVar(&o.Image, "image", "", "image of the experiment's Job (default: "+runner.DefaultImage()+")")
-	cmd.Flags().StringVar(&o.Schedule, "schedule", "", `run periodically, as a CronJob with this schedule (e.g. "*/10 * * * *")`)
+	o.Job.addFlags(cmd)
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", DryRunNone, `"client" prints the objects that would be created, creating nothing`)
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = DryRunClient
 	o.Output.AddFlags(cmd)
@@ -106,8 +112,8 @@ func (o *LaunchOptions) Validate() error {
 	if !slices.Contains([]string{DryRunNone, DryRunClient}, o.DryRun) {
 		return fmt.Errorf("invalid value %q for flag --dry-run: allowed values are none, client", o.DryRun)
 	}
-	if o.Local && (o.Image != "" || o.Schedule != "" || o.DryRun != DryRunNone) {
-		return errors.New("flags --image, --schedule and --dry-run are for in-cluster runs: not with --local")
+	if o.Local && (o.Job.set() || o.DryRun != DryRunNone) {
+		return errors.New("flags --image, --schedule, --env-from-secret, --secret-env and --dry-run are for in-cluster runs: not with --local")
 	}
 	if !o.Local && o.ResultPath != "" {
 		return errors.New("flag --result is for local runs: use it with --local")
@@ -138,22 +144,31 @@ func (o *LaunchOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	objs, err := runner.Objects(o.exp, o.spec, runner.Options{Namespace: ns, Image: o.Image, Schedule: o.Schedule})
+	ro, err := o.Job.options(o.exp, ns, filepath.Dir(o.File))
+	if err != nil {
+		return err
+	}
+	objs, err := runner.Objects(o.exp, o.spec, ro)
 	if err != nil {
 		return err
 	}
 	if o.DryRun == DryRunClient {
+		o.Job.warnDefaultImage(o.ErrOut)
 		return printObjects(o.Out, o.Output.Format, objs)
 	}
 	c, err := clusterClient(o.Flags)
 	if err != nil {
 		return err
 	}
+	if err := runner.CheckSecrets(ctx, c, ns, o.exp, ro); err != nil {
+		return err
+	}
+	o.Job.warnDefaultImage(o.ErrOut)
 	if err := runner.Launch(ctx, c, objs); err != nil {
 		return err
 	}
 	kind := "Job"
-	if o.Schedule != "" {
+	if o.Job.Schedule != "" {
 		kind = "CronJob"
 	}
 	name := o.exp.Metadata.Name

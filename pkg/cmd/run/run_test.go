@@ -155,7 +155,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{[]string{"launch", "--local"}, "Error: flag -f/--filename is required: the experiment file to run\n"},
 		{[]string{"launch", "-f", "bad.yaml", "--result", "x.yaml"}, "Error: flag --result is for local runs: use it with --local\n"},
-		{[]string{"launch", "-f", "bad.yaml", "--local", "--schedule", "@daily"}, "Error: flags --image, --schedule and --dry-run are for in-cluster runs: not with --local\n"},
+		{[]string{"launch", "-f", "bad.yaml", "--local", "--schedule", "@daily"}, "Error: flags --image, --schedule, --env-from-secret, --secret-env and --dry-run are for in-cluster runs: not with --local\n"},
 		{[]string{"launch", "-f", "bad.yaml", "--dry-run=server"}, "Error: invalid value \"server\" for flag --dry-run: allowed values are none, client\n"},
 		{[]string{"launch", "-f", "bad.yaml", "--dry-run", "-o", "table"}, "Error: invalid value \"table\" for flag -o/--output: allowed values are yaml, json\n"},
 		{[]string{"report", "exp", "--result", "x.yaml"}, "Error: give an experiment NAME (in the cluster) or --result (a local run), not both\n"},

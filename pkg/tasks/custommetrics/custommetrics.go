@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -195,7 +194,7 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 	t.fileProviders = nil
 	if t.ProviderFile != "" {
 		fp := path.Child("providerFile")
-		provs, err := readProviderFile(resolve(vc.Dir, t.ProviderFile))
+		provs, err := readProviderFile(experiment.ResolvePath(vc.Dir, t.ProviderFile))
 		if err != nil {
 			errs = append(errs, field.Invalid(fp, t.ProviderFile, err.Error()))
 		} else {
@@ -331,7 +330,7 @@ func (a *Auth) validate(dir string, path *field.Path) field.ErrorList {
 	}
 	if a.BearerTokenFile != "" {
 		set = append(set, "bearerTokenFile")
-		a.tokenPath = resolve(dir, a.BearerTokenFile)
+		a.tokenPath = experiment.ResolvePath(dir, a.BearerTokenFile)
 	}
 	if b := a.BasicAuth; b != nil {
 		set = append(set, "basicAuth")
@@ -381,11 +380,34 @@ func readProviderFile(path string) ([]Provider, error) {
 	return f.Providers, nil
 }
 
-func resolve(dir, path string) string {
-	if filepath.IsAbs(path) {
-		return path
+// Files is the provider file. A bearerTokenFile is not one: it is read
+// where the experiment runs (in a cluster, typically the pod's own
+// ServiceAccount token).
+func (t *Task) Files() []experiment.FileInput {
+	if t.ProviderFile == "" {
+		return nil
 	}
-	return filepath.Join(dir, path)
+	return []experiment.FileInput{{Field: "providerFile", Path: t.ProviderFile}}
+}
+
+// Env are the variables of the providers' credentials.
+func (t *Task) Env() []experiment.EnvInput {
+	var in []experiment.EnvInput
+	add := func(prefix string, provs []Provider) {
+		for i, p := range provs {
+			field := fmt.Sprintf("%sproviders[%d].auth.", prefix, i)
+			if p.Auth.BearerTokenEnv != "" {
+				in = append(in, experiment.EnvInput{Field: field + "bearerTokenEnv", Name: p.Auth.BearerTokenEnv})
+			}
+			if b := p.Auth.BasicAuth; b != nil {
+				in = append(in, experiment.EnvInput{Field: field + "basicAuth.usernameEnv", Name: b.UsernameEnv},
+					experiment.EnvInput{Field: field + "basicAuth.passwordEnv", Name: b.PasswordEnv})
+			}
+		}
+	}
+	add("", t.Providers)
+	add("providerFile: ", t.fileProviders)
+	return in
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110), as header names are.

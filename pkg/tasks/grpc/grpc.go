@@ -142,16 +142,32 @@ var (
 	metadataKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 )
 
+// Files are the proto file with the .proto files of its folder and of the
+// import paths (where its imports are looked up), the protoset and the CA
+// file the task reads.
+func (t *Task) Files() []experiment.FileInput {
+	var in []experiment.FileInput
+	if t.ProtoFile != "" {
+		in = append(in, experiment.FileInput{Field: "protoFile", Path: t.ProtoFile},
+			experiment.FileInput{Field: "protoFile", Path: filepath.Dir(t.ProtoFile), Folder: true, Pattern: "*.proto"})
+	}
+	for i, d := range t.ImportPaths {
+		in = append(in, experiment.FileInput{Field: fmt.Sprintf("importPaths[%d]", i), Path: d, Folder: true, Pattern: "*.proto"})
+	}
+	if t.Protoset != "" {
+		in = append(in, experiment.FileInput{Field: "protoset", Path: t.Protoset})
+	}
+	if t.TLS != nil && t.TLS.CAFile != "" {
+		in = append(in, experiment.FileInput{Field: "tls.caFile", Path: t.TLS.CAFile})
+	}
+	return in
+}
+
 // Validate checks the parameters, resolves file paths against the
 // experiment file's folder and sets defaults.
 func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	resolve := func(p string) string {
-		if p == "" || filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(vc.Dir, p)
-	}
+	resolve := func(p string) string { return experiment.ResolvePath(vc.Dir, p) }
 
 	errs = append(errs, t.validateEndpoints(vc.Versions, path)...)
 

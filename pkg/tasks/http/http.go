@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -143,7 +142,7 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 	case t.Payload != "" && t.PayloadFile != "":
 		errs = append(errs, field.Forbidden(path.Child("payloadFile"), "set payload or payloadFile, not both"))
 	case t.PayloadFile != "":
-		b, err := os.ReadFile(resolve(vc.Dir, t.PayloadFile))
+		b, err := os.ReadFile(experiment.ResolvePath(vc.Dir, t.PayloadFile))
 		if err != nil {
 			errs = append(errs, field.Invalid(path.Child("payloadFile"), t.PayloadFile, fmt.Sprintf("cannot read it: %v", err)))
 		}
@@ -152,7 +151,7 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 		t.payload = []byte(t.Payload)
 	}
 	if t.CAFile != "" {
-		t.caFile = resolve(vc.Dir, t.CAFile)
+		t.caFile = experiment.ResolvePath(vc.Dir, t.CAFile)
 		if _, err := os.Stat(t.caFile); err != nil {
 			errs = append(errs, field.Invalid(path.Child("caFile"), t.CAFile, fmt.Sprintf("cannot read it: %v", err)))
 		}
@@ -213,12 +212,16 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 
 func ptr[T any](v T) *T { return &v }
 
-// resolve makes a relative file path relative to the experiment's folder.
-func resolve(dir, f string) string {
-	if filepath.IsAbs(f) {
-		return f
+// Files are the payload and CA files the task reads.
+func (t *Task) Files() []experiment.FileInput {
+	var in []experiment.FileInput
+	if t.PayloadFile != "" {
+		in = append(in, experiment.FileInput{Field: "payloadFile", Path: t.PayloadFile})
 	}
-	return filepath.Join(dir, f)
+	if t.CAFile != "" {
+		in = append(in, experiment.FileInput{Field: "caFile", Path: t.CAFile})
+	}
+	return in
 }
 
 // endpoint returns a version's URL and headers, with overrides applied.

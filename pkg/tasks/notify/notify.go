@@ -119,6 +119,18 @@ func New() experiment.Task { return &Task{} }
 // Metrics returns nil: notify records no metrics.
 func (t *Task) Metrics() []experiment.MetricInfo { return nil }
 
+// Env are the variables of the URL and the token.
+func (t *Task) Env() []experiment.EnvInput {
+	var in []experiment.EnvInput
+	if t.URLEnv != "" {
+		in = append(in, experiment.EnvInput{Field: "urlEnv", Name: t.URLEnv})
+	}
+	if t.TokenEnv != "" {
+		in = append(in, experiment.EnvInput{Field: "tokenEnv", Name: t.TokenEnv})
+	}
+	return in
+}
+
 // Validate fills in the defaults, checks every parameter and parses the
 // template. Templates are executed only when the task runs.
 func (t *Task) Validate(_ *experiment.ValidationContext, path *field.Path) field.ErrorList {
