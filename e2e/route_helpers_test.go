@@ -22,21 +22,35 @@ import (
 	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
-// kubectlAdmin runs kubectl as the admin with the built plugins first on
-// PATH, with stdin.
+// kubectlAdmin runs kubectl against env as the admin with the built
+// plugins first on PATH, with stdin.
 func kubectlAdmin(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
+	return kubectlOn(t, env, stdin, args...)
+}
+
+// kubectlOn runs kubectl against e as the admin with the built plugins
+// first on PATH, with stdin.
+func kubectlOn(t *testing.T, e *testenv.Env, stdin string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.CommandContext(t.Context(), kubectl, args...)
-	cmd.Env = append(os.Environ(), "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"), "KUBECONFIG="+env.Kubeconfig)
+	cmd.Env = append(os.Environ(), "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"), "KUBECONFIG="+e.Kubeconfig)
 	cmd.Stdin = strings.NewReader(stdin)
 	return run(t, cmd)
 }
 
-// mustKubectl runs kubectl as the admin and fails the test on a non-zero
-// exit.
+// mustKubectl runs kubectl against env as the admin and fails the test on
+// a non-zero exit.
 func mustKubectl(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
-	out, errOut, code := kubectlAdmin(t, stdin, args...)
+	return mustKubectlOn(t, env, stdin, args...)
+}
+
+// mustKubectlOn runs kubectl against e as the admin and fails the test on
+// a non-zero exit.
+func mustKubectlOn(t *testing.T, e *testenv.Env, stdin string, args ...string) string {
+	t.Helper()
+	out, errOut, code := kubectlOn(t, e, stdin, args...)
 	if code != 0 {
 		t.Fatalf("kubectl %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
 	}

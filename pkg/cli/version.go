@@ -44,3 +44,15 @@ func (o *VersionOptions) Run() error {
 		return err
 	})
 }
+
+// WarnDefaultImage writes on w version.DefaultImageWarning when a command
+// that deploys uses image, its default: the default image of a build that
+// is not a release may not be published.
+func WarnDefaultImage(w io.Writer, image, defaultImage string) {
+	if image != defaultImage {
+		return
+	}
+	if msg := version.DefaultImageWarning(image); msg != "" {
+		fmt.Fprintln(w, msg)
+	}
+}

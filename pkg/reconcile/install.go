@@ -27,8 +27,6 @@ const (
 	// DefaultInstallNamespace is the namespace the controller is installed
 	// in by default.
 	DefaultInstallNamespace = "iter8-system"
-	// Binary is the command the controller's container runs.
-	Binary = "kubectl-iter8_route"
 	// MetricsPort serves the controller's Prometheus metrics.
 	MetricsPort = 8080
 	// HealthPort serves the controller's /healthz and /readyz.
@@ -206,11 +204,17 @@ func deployment(o InstallOptions, labels map[string]string, meta metav1.ObjectMe
 				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"sidecar.istio.io/inject": "false"}},
 				Spec: corev1.PodSpec{
 					ServiceAccountName: ControllerName,
-					SecurityContext:    &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot:   ptr.To(true),
+						RunAsUser:      ptr.To(version.ImageUID),
+						RunAsGroup:     ptr.To(version.ImageUID),
+						FSGroup:        ptr.To(version.ImageUID),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
 					Containers: []corev1.Container{{
 						Name:    "controller",
 						Image:   o.Image,
-						Command: []string{Binary},
+						Command: []string{version.ImageBinary("route")},
 						Args:    args,
 						Ports: []corev1.ContainerPort{
 							{Name: "http-metrics", ContainerPort: MetricsPort},

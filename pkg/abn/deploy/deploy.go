@@ -249,8 +249,9 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 						ServiceAccountName: o.Name,
 						SecurityContext: &corev1.PodSecurityContext{
 							RunAsNonRoot:   ptr.To(true),
-							RunAsUser:      ptr.To[int64](65532),
-							FSGroup:        ptr.To[int64](65532),
+							RunAsUser:      ptr.To(version.ImageUID),
+							RunAsGroup:     ptr.To(version.ImageUID),
+							FSGroup:        ptr.To(version.ImageUID),
 							SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 						},
 						Containers: []corev1.Container{{

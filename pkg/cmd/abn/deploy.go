@@ -124,6 +124,7 @@ func (o *DeployOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cli.WarnDefaultImage(o.ErrOut, o.Deploy.Image, deploy.DefaultImage())
 	switch {
 	case o.DryRun:
 		return cli.PrintObjects(o.Out, o.Output.Format, objs)

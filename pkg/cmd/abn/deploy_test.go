@@ -3,11 +3,15 @@ package abn_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/iter8-tools/iter8/pkg/abn/deploy"
+	"github.com/iter8-tools/iter8/pkg/version"
 )
 
 // kubeconfig writes a kubeconfig with a context whose namespace is ns, for
@@ -47,11 +51,28 @@ func TestDeployDryRun(t *testing.T) {
 	}
 	for _, tc := range tests {
 		out, errOut, code := iter8(t, dir, append([]string{"deploy", "--kubeconfig", kc}, tc.args...)...)
-		if code != 0 || errOut != "" {
-			t.Fatalf("%v: exit %d, stderr %q", tc.args, code, errOut)
+		// A build that is not a release warns when it deploys its default
+		// image, and only then.
+		wantErr := defaultImageWarning(t)
+		if slices.Contains(tc.args, "--image") {
+			wantErr = ""
+		}
+		if code != 0 || errOut != wantErr {
+			t.Fatalf("%v: exit %d, stderr %q, want %q", tc.args, code, errOut, wantErr)
 		}
 		golden(t, tc.golden, out)
 	}
+}
+
+// defaultImageWarning is the line deploy writes on stderr when it deploys
+// the default image of this test binary, a build that is not a release.
+func defaultImageWarning(t *testing.T) string {
+	t.Helper()
+	msg := version.DefaultImageWarning(deploy.DefaultImage())
+	if !strings.Contains(msg, "kubectl-iter8-abn") || !strings.Contains(msg, "not a release") {
+		t.Fatalf("DefaultImageWarning(%s) = %q", deploy.DefaultImage(), msg)
+	}
+	return msg + "\n"
 }
 
 func TestDeployOut(t *testing.T) {
@@ -59,7 +80,7 @@ func TestDeployOut(t *testing.T) {
 	kc := kubeconfig(t, dir, "shop")
 	outDir := filepath.Join(dir, "gitops", "abn")
 	_, errOut, code := iter8(t, dir, "deploy", "--kubeconfig", kc, "--out", outDir)
-	if code != 0 || errOut != "wrote 6 objects and a kustomization to "+outDir+"\n" {
+	if code != 0 || errOut != defaultImageWarning(t)+"wrote 6 objects and a kustomization to "+outDir+"\n" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	entries, err := os.ReadDir(outDir)

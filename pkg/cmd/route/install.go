@@ -135,6 +135,7 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cli.WarnDefaultImage(o.ErrOut, o.Install.Image, reconcile.DefaultImage())
 	switch {
 	case o.DryRun == DryRunClient:
 		return cli.PrintObjects(o.Out, o.Output.Format, objs)

@@ -23,6 +23,7 @@ import (
 	routefile "github.com/iter8-tools/iter8/pkg/route"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 	"github.com/iter8-tools/iter8/pkg/testenv"
+	"github.com/iter8-tools/iter8/pkg/version"
 )
 
 // TestInstallGolden prints and writes the install objects: the same bytes
@@ -41,6 +42,12 @@ func TestInstallGolden(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	golden(t, "install-namespaced", readDir(t, filepath.Join(dir, "iter8")))
+
+	// The default image of this build, not a release, deploys with a warning.
+	_, errOut, code = iter8(t, dir, "install", "--out", "default")
+	if want := version.DefaultImageWarning(reconcile.DefaultImage()) + "\nwrote 9 objects to default\n"; code != 0 || errOut != want || !strings.Contains(want, "kubectl-iter8-route") {
+		t.Fatalf("exit %d, stderr %q, want %q", code, errOut, want)
+	}
 }
 
 func TestInstallFlagErrors(t *testing.T) {

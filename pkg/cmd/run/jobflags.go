@@ -1,14 +1,14 @@
 package run
 
 import (
-	"fmt"
+	"cmp"
 	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/runner"
-	"github.com/iter8-tools/iter8/pkg/version"
 )
 
 // jobFlags shape an in-cluster experiment's Job: the flags launch and
@@ -59,10 +59,5 @@ func (f *jobFlags) options(exp *experiment.Experiment, namespace, dir string) (r
 // warnDefaultImage says on w when the Job runs this build's default image
 // and the build is not a release.
 func (f *jobFlags) warnDefaultImage(w io.Writer) {
-	if f.Image != "" {
-		return
-	}
-	if msg := version.DefaultImageWarning(runner.DefaultImage()); msg != "" {
-		fmt.Fprintln(w, msg)
-	}
+	cli.WarnDefaultImage(w, cmp.Or(f.Image, runner.DefaultImage()), runner.DefaultImage())
 }
