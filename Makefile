@@ -5,15 +5,24 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
 PLUGINS     := run route abn
+# Where the images are pushed, and so the default image of every binary built.
+IMAGE_REPO  ?= ghcr.io/iter8-tools
+# The platforms of the images (make images) and of the archives (make dist).
+PLATFORMS   ?= linux/amd64 linux/arm64
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+IMAGES_DIR  ?= dist/images
 MODULE      := github.com/iter8-tools/iter8
-VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# vX.Y.Z at a release tag, v0.0.0-<commit time>-<commit> between releases
+# (hack/version.sh): one version for binaries, archives, krew manifests and images.
+VERSION     ?= $(shell hack/version.sh)
 COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 # The commit date, not the time of the build, so that builds are reproducible.
 BUILD_DATE  ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS     := -s -w \
 	-X $(MODULE)/pkg/version.Version=$(VERSION) \
 	-X $(MODULE)/pkg/version.Commit=$(COMMIT) \
-	-X $(MODULE)/pkg/version.BuildDate=$(BUILD_DATE)
+	-X $(MODULE)/pkg/version.BuildDate=$(BUILD_DATE) \
+	-X $(MODULE)/pkg/version.ImageRepository=$(IMAGE_REPO)
 GOBUILD     := CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)"
 
 TOOLS_BIN   := $(CURDIR)/.tools/bin
@@ -48,9 +57,10 @@ build: ## Build bin/kubectl-iter8_{run,route,abn}
 	done
 
 .PHONY: controlplane
-controlplane: ## Build (once, cached by version) kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler, kubelet and Flux for the tests
+controlplane: ## Build (once, cached by version) kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler, kubelet, Flux and the registry for the tests
 	@hack/controlplane.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kubelet >/dev/null
 	@hack/controlplane.sh source-controller kustomize-controller >/dev/null
+	@hack/controlplane.sh registry >/dev/null
 
 .PHONY: test
 test: controlplane ## Run all tests: unit, integration (real kube-apiserver + etcd) and e2e
@@ -119,8 +129,24 @@ verify: fmt tidy generate lint ## Fail if formatting, tidying or generating chan
 	@if [ -n "$$(git status --porcelain)" ]; then echo "the tree changed; commit the result of make fmt tidy generate:"; git status --porcelain; exit 1; fi
 
 .PHONY: dist
-dist: ## Build release archives into dist/ and fill in krew-manifests (DIST_VERSION, DIST_BASE_URL)
-	COMMIT=$(COMMIT) BUILD_DATE=$(BUILD_DATE) hack/dist.sh "$(DIST_VERSION)" "$(DIST_BASE_URL)"
+dist: ## Build release archives into dist/ and fill in krew-manifests (DIST_VERSION, DIST_BASE_URL, DIST_PLATFORMS)
+	COMMIT=$(COMMIT) BUILD_DATE=$(BUILD_DATE) IMAGE_REPO=$(IMAGE_REPO) PLATFORMS="$(DIST_PLATFORMS)" hack/dist.sh "$(DIST_VERSION)" "$(DIST_BASE_URL)"
+
+.PHONY: images
+images: ## Build the images of the three plugins for PLATFORMS as an OCI image layout in IMAGES_DIR (no container engine); prints REF@DIGEST
+	@for platform in $(PLATFORMS); do \
+		os=$${platform%%/*} arch=$${platform#*/}; arch=$${arch%%/*}; \
+		for p in $(PLUGINS); do \
+			echo "go build dist/bin/$${os}_$${arch}/kubectl-iter8_$$p" >&2; \
+			GOOS=$$os GOARCH=$$arch $(GOBUILD) -o dist/bin/$${os}_$${arch}/kubectl-iter8_$$p ./plugins/kubectl-iter8-$$p; \
+		done; \
+	done
+	@go run ./hack/images build -out $(IMAGES_DIR) -repo $(IMAGE_REPO) -version $(VERSION) -commit $(COMMIT) \
+		-created $(BUILD_DATE) -bin-dir dist/bin -platforms "$(PLATFORMS)" | tee $(IMAGES_DIR).txt
+
+.PHONY: push
+push: images ## Build the images and push them to IMAGE_REPO with the Docker config's credentials (docker/crane/podman login)
+	go run ./hack/images push -layout $(IMAGES_DIR)
 
 .PHONY: cluster-up
 cluster-up: ## Start a local control plane (etcd and kube-apiserver) and write .cluster/kubeconfig

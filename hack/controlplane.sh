@@ -9,7 +9,8 @@
 # Flux's source-controller and kustomize-controller (the end-to-end tests of the
 # route controller's Git sink) are built from hack/tools/flux into a folder of
 # their own, flux-VERSION, which is then the line printed; they cannot be asked
-# for together with the others. A component already in the cache is not built
+# for together with the others. Likewise CNCF Distribution's registry (the image
+# tests), built from hack/tools/registry into registry-VERSION. A component already in the cache is not built
 # again. The cache is $ITER8_CACHE_DIR, else
 # ${XDG_CACHE_HOME:-$HOME/.cache}/iter8. Progress goes to stderr; the folder
 # (usable as KUBEBUILDER_ASSETS) is the only line on stdout.
@@ -22,6 +23,8 @@ cache=${ITER8_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/iter8}
 flux_version=$(awk '$1 == "github.com/fluxcd/source-controller" {print $2}' "$here/tools/flux/go.mod")
 out="$cache/controlplane/kubernetes-$kube_version-etcd-$etcd_version"
 flux_out="$cache/controlplane/flux-$flux_version"
+registry_version=$(awk '$1 == "require" && $2 == "github.com/distribution/distribution/v3" {print $3}' "$here/tools/registry/go.mod")
+registry_out="$cache/controlplane/registry-$registry_version"
 
 components=("$@")
 [ ${#components[@]} -gt 0 ] || components=(kube-apiserver etcd)
@@ -80,6 +83,18 @@ for c in "${components[@]}"; do
 			build "$c" "$here/tools/flux" "github.com/fluxcd/$c" "-s -w" "$flux_out"
 		fi
 		continue ;;
+	registry)
+		if [ "${#components[@]}" -ne 1 ]; then
+			say "the registry is cached apart: ask for it alone"
+			exit 2
+		fi
+		printed=$registry_out
+		if [ -x "$registry_out/registry" ]; then
+			say "registry $registry_version is cached in $registry_out"
+		else
+			build registry "$here/tools/registry" github.com/distribution/distribution/v3/cmd/registry "-s -w" "$registry_out"
+		fi
+		continue ;;
 	esac
 	if [ "$printed" = "$flux_out" ]; then
 		say "the Flux controllers are cached apart: ask for them alone"
@@ -95,7 +110,7 @@ for c in "${components[@]}"; do
 	etcd)
 		build etcd "$here/tools/etcd" go.etcd.io/etcd/server/v3 "-s -w" ;;
 	*)
-		say "unknown component \"$c\": allowed are kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubelet, kubectl, source-controller, kustomize-controller"
+		say "unknown component \"$c\": allowed are kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubelet, kubectl, source-controller, kustomize-controller, registry"
 		exit 2 ;;
 	esac
 done

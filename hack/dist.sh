@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release archives of the three plugins for every krew platform
 # into dist/, and writes krew-manifests/*.yaml with their URLs and sha256.
-#   hack/dist.sh VERSION BASE_URL
+#   [PLATFORMS="linux/amd64 ..."] [IMAGE_REPO=...] hack/dist.sh VERSION BASE_URL
 # The archives are reproducible: binaries are built with -trimpath and the
 # commit date, and tar/gzip carry no times or owners.
 set -euo pipefail
@@ -11,8 +11,14 @@ base_url=${2:?usage: hack/dist.sh VERSION BASE_URL}
 module=github.com/iter8-tools/iter8
 commit=${COMMIT:-$(git rev-parse HEAD)}
 build_date=${BUILD_DATE:-$(git log -1 --format=%cI)}
-ldflags="-s -w -X $module/pkg/version.Version=$version -X $module/pkg/version.Commit=$commit -X $module/pkg/version.BuildDate=$build_date"
-platforms="linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64"
+image_repo=${IMAGE_REPO:-ghcr.io/iter8-tools}
+ldflags="-s -w -X $module/pkg/version.Version=$version -X $module/pkg/version.Commit=$commit -X $module/pkg/version.BuildDate=$build_date -X $module/pkg/version.ImageRepository=$image_repo"
+# PLATFORMS (OS/ARCH, separated by spaces) builds fewer, e.g. for a local install.
+platforms=${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64}
+case $version in
+v[0-9]*) ;;
+*) echo "dist: version \"$version\" does not start with v, which krew requires; use vX.Y.Z or hack/version.sh" >&2; exit 2 ;;
+esac
 
 declare -A short=(
 	[run]="Run experiments: load-test versions, gather metrics, assess SLOs"
@@ -20,7 +26,7 @@ declare -A short=(
 	[abn]="A/B/n test versions with sticky assignment and business metrics"
 )
 
-rm -rf dist && mkdir -p dist krew-manifests
+mkdir -p dist krew-manifests && rm -f dist/*.tar.gz dist/SHA256SUMS
 for p in run route abn; do
 	bin=kubectl-iter8_$p
 	manifest=krew-manifests/iter8-$p.yaml

@@ -10,8 +10,9 @@ import (
 // These are set at link time by the Makefile with -ldflags "-X ...".
 var (
 	// Version is the version of the build: vX.Y.Z for a release (a tree at
-	// an exact tag), v0.0.0-<12 hex digits of the commit>[-dirty] between
-	// releases, or "dev" for a build without the Makefile (go run).
+	// an exact tag), v0.0.0-<commit time>-<12 hex digits of the commit>[-dirty]
+	// between releases (hack/version.sh), or "dev" for a build without the
+	// Makefile (go run).
 	Version = "dev"
 	// Commit is the Git commit the binary was built from.
 	Commit = "unknown"
