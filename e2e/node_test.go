@@ -82,11 +82,10 @@ func startCluster(ctx context.Context, assets string) (stop func(), err error) {
 	return stop, nil
 }
 
-// e2eImages builds the images of the binaries in binDir for this machine's
-// platform, as make images does, tagged version e2eVersion.
-func e2eImages() (map[string]v1.Image, error) {
-	platform := "linux/" + runtime.GOARCH
-	indexes, err := image.Build(image.Options{
+// e2eImageOptions are make images' options for the binaries in binDir,
+// built for platform, tagged version e2eVersion.
+func e2eImageOptions(platform string) image.Options {
+	return image.Options{
 		Repository: version.ImageRepository,
 		Version:    e2eVersion,
 		Commit:     e2eCommit,
@@ -95,7 +94,14 @@ func e2eImages() (map[string]v1.Image, error) {
 		Binary: func(component, _ string) string {
 			return filepath.Join(binDir, "kubectl-iter8_"+component)
 		},
-	})
+	}
+}
+
+// e2eImages builds the images of the binaries in binDir for this machine's
+// platform, as make images does, tagged version e2eVersion.
+func e2eImages() (map[string]v1.Image, error) {
+	platform := "linux/" + runtime.GOARCH
+	indexes, err := image.Build(e2eImageOptions(platform))
 	if err != nil {
 		return nil, err
 	}
