@@ -34,6 +34,8 @@ type DeployOptions struct {
 	DryRun bool
 	// OutDir writes the objects as a kustomize directory (--out).
 	OutDir string
+	// Pin pins the image by digest (--pin, --image-layout).
+	Pin cli.PinFlags
 	// Output is -o yaml|json, for --dry-run.
 	Output *cli.OutputFlags
 }
@@ -82,7 +84,9 @@ The objects are applied with server-side apply; --dry-run prints them instead, a
 	fl.StringVar(&o.OutDir, "out", "", "write the objects as a kustomize directory into DIR instead of applying them")
 	o.Output.AddFlags(cmd)
 	_ = cmd.MarkFlagFilename("apps", "yaml", "yml")
+	o.Pin.AddFlags(fl)
 	_ = cmd.MarkFlagDirname("out")
+	_ = cmd.MarkFlagDirname("image-layout")
 	return cmd
 }
 
@@ -120,11 +124,15 @@ func (o *DeployOptions) Validate() error {
 
 // Run prints, writes or applies the objects.
 func (o *DeployOptions) Run(ctx context.Context) error {
+	cli.WarnDefaultImage(o.ErrOut, o.Deploy.Image, deploy.DefaultImage())
+	var err error
+	if o.Deploy.Image, err = o.Pin.Apply(ctx, o.Deploy.Image); err != nil {
+		return err
+	}
 	objs, err := deploy.Objects(o.Deploy)
 	if err != nil {
 		return err
 	}
-	cli.WarnDefaultImage(o.ErrOut, o.Deploy.Image, deploy.DefaultImage())
 	switch {
 	case o.DryRun:
 		return cli.PrintObjects(o.Out, o.Output.Format, objs)

@@ -38,6 +38,8 @@ type InstallOptions struct {
 	Output *cli.OutputFlags
 	// OutDir is the kustomize folder to write (--out).
 	OutDir string
+	// Pin pins the image by digest (--pin, --image-layout).
+	Pin cli.PinFlags
 
 	outputSet bool
 }
@@ -93,7 +95,9 @@ folder for GitOps.`,
 	f.Int32Var(&o.Install.Replicas, "replicas", 2, "replicas of the controller; one is elected leader")
 	f.StringSliceVar(&o.Install.ReadinessResources, "readiness-resource", nil, "GROUP/RESOURCE of other kinds that versions name as readiness objects (repeatable), e.g. argoproj.io/rollouts")
 	o.Output.AddFlags(cmd)
+	o.Pin.AddFlags(f)
 	_ = cmd.MarkFlagDirname("out")
+	_ = cmd.MarkFlagDirname("image-layout")
 	return cmd
 }
 
@@ -131,11 +135,15 @@ func (o *InstallOptions) Validate() error {
 
 // Run prints, writes or applies the objects.
 func (o *InstallOptions) Run(ctx context.Context) error {
+	cli.WarnDefaultImage(o.ErrOut, o.Install.Image, reconcile.DefaultImage())
+	var err error
+	if o.Install.Image, err = o.Pin.Apply(ctx, o.Install.Image); err != nil {
+		return err
+	}
 	objs, err := reconcile.InstallObjects(o.Install)
 	if err != nil {
 		return err
 	}
-	cli.WarnDefaultImage(o.ErrOut, o.Install.Image, reconcile.DefaultImage())
 	switch {
 	case o.DryRun == DryRunClient:
 		return cli.PrintObjects(o.Out, o.Output.Format, objs)

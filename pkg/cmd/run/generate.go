@@ -74,7 +74,7 @@ func (o *GenerateOptions) Validate() error {
 }
 
 // Run writes the directory. Nothing is written when the experiment is invalid.
-func (o *GenerateOptions) Run(context.Context) error {
+func (o *GenerateOptions) Run(ctx context.Context) error {
 	spec, err := os.ReadFile(o.File)
 	if err != nil {
 		return fmt.Errorf("reading experiment: %w", err)
@@ -87,7 +87,7 @@ func (o *GenerateOptions) Run(context.Context) error {
 	if err != nil {
 		return err
 	}
-	ro, err := o.Job.options(exp, ns, filepath.Dir(o.File))
+	ro, err := o.Job.options(ctx, exp, ns, filepath.Dir(o.File))
 	if err != nil {
 		return err
 	}

@@ -144,7 +144,7 @@ func (o *LaunchOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ro, err := o.Job.options(o.exp, ns, filepath.Dir(o.File))
+	ro, err := o.Job.options(ctx, o.exp, ns, filepath.Dir(o.File))
 	if err != nil {
 		return err
 	}
