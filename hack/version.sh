@@ -6,8 +6,8 @@
 #                                    and hash, as a Go pseudo-version, so that
 #                                    versions sort by commit time and krew
 #                                    accepts them
-# either with -dirty when tracked files have uncommitted changes, and "dev"
-# outside a Git checkout.
+# either with -dirty when tracked files have uncommitted changes (other than
+# krew-manifests/, which make dist writes), and "dev" outside a Git checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! git rev-parse --verify -q HEAD >/dev/null 2>&1; then
@@ -15,7 +15,7 @@ if ! git rev-parse --verify -q HEAD >/dev/null 2>&1; then
 	exit 0
 fi
 dirty=
-git diff --quiet HEAD -- 2>/dev/null || dirty=-dirty
+git diff --quiet HEAD -- . ':(exclude)krew-manifests' 2>/dev/null || dirty=-dirty
 if tag=$(git describe --tags --exact-match --match 'v[0-9]*.[0-9]*.[0-9]*' 2>/dev/null); then
 	echo "$tag$dirty"
 	exit 0
