@@ -24,13 +24,6 @@ import (
 	"github.com/iter8-tools/iter8/pkg/version"
 )
 
-// iter8Run runs the built kubectl-iter8_run against env as the admin, in
-// dir.
-func iter8Run(t *testing.T, dir string, args ...string) (string, string, int) {
-	t.Helper()
-	return iter8RunOn(t, env, dir, args...)
-}
-
 // iter8RunOn runs the built kubectl-iter8_run against e as the admin, in
 // dir.
 func iter8RunOn(t *testing.T, e *testenv.Env, dir string, args ...string) (string, string, int) {

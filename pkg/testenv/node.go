@@ -376,7 +376,8 @@ func (n *Node) pauseImage(ctx context.Context) (v1.Image, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	l, err := tarball.LayerFromReader(bytes.NewReader(layer.Bytes()))
+	data := layer.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 	if err != nil {
 		return nil, err
 	}
