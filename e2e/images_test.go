@@ -67,7 +67,7 @@ func TestImagesRunWithPodman(t *testing.T) {
 	store := t.TempDir()
 	t.Cleanup(func() { _, _, _ = podman(t, store, "rm", "--all", "--force") })
 	ref := func(c string) string {
-		return "oci:" + layout + ":" + version.ImageRepository + "/kubectl-iter8-" + c + ":" + e2eVersion
+		return "oci:" + layout + ":" + version.ImageName(c) + ":" + e2eVersion
 	}
 
 	for _, c := range []string{"run", "route", "abn"} {

@@ -74,9 +74,9 @@ type Options struct {
 }
 
 // Ref is the reference Build gives component's image:
-// REPOSITORY/kubectl-iter8-<component>:VERSION.
+// version.ImageNameIn(Repository, component):VERSION.
 func (o Options) Ref(component string) string {
-	return o.Repository + "/kubectl-iter8-" + component + ":" + o.Version
+	return version.ImageNameIn(o.Repository, component) + ":" + o.Version
 }
 
 func (o Options) validate() error {

@@ -63,7 +63,13 @@ func IsRelease() bool { return releaseRE.MatchString(Version) }
 // ImageName is the repository of component's image, without a tag:
 // ImageRepository/kubectl-iter8-<component>, component one of run, route, abn.
 func ImageName(component string) string {
-	return ImageRepository + "/kubectl-iter8-" + component
+	return ImageNameIn(ImageRepository, component)
+}
+
+// ImageNameIn is the name of component's image in repository:
+// REPOSITORY/kubectl-iter8-<component>.
+func ImageNameIn(repository, component string) string {
+	return repository + "/kubectl-iter8-" + component
 }
 
 // Image is the default image of component for this build: ImageName tagged
