@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/iter8-tools/iter8/config/crd"
+	"github.com/iter8-tools/iter8/internal/image"
 	"github.com/iter8-tools/iter8/pkg/gitops"
 	"github.com/iter8-tools/iter8/pkg/readiness"
 	"github.com/iter8-tools/iter8/pkg/version"
@@ -204,13 +205,7 @@ func deployment(o InstallOptions, labels map[string]string, meta metav1.ObjectMe
 				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"sidecar.istio.io/inject": "false"}},
 				Spec: corev1.PodSpec{
 					ServiceAccountName: ControllerName,
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot:   ptr.To(true),
-						RunAsUser:      ptr.To(version.ImageUID),
-						RunAsGroup:     ptr.To(version.ImageUID),
-						FSGroup:        ptr.To(version.ImageUID),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
+					SecurityContext:    image.PodSecurityContext(),
 					Containers: []corev1.Container{{
 						Name:    "controller",
 						Image:   o.Image,

@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
+	"github.com/iter8-tools/iter8/internal/image"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/tasks/ready"
 	"github.com/iter8-tools/iter8/pkg/version"
@@ -157,14 +158,8 @@ func Objects(exp *experiment.Experiment, spec []byte, o Options) ([]runtime.Obje
 			Spec: corev1.PodSpec{
 				ServiceAccountName: objName,
 				RestartPolicy:      corev1.RestartPolicyNever,
-				SecurityContext: &corev1.PodSecurityContext{
-					RunAsNonRoot:   ptr.To(true),
-					RunAsUser:      ptr.To(version.ImageUID),
-					RunAsGroup:     ptr.To(version.ImageUID),
-					FSGroup:        ptr.To(version.ImageUID),
-					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-				},
-				Volumes: volumes,
+				SecurityContext:    image.PodSecurityContext(),
+				Volumes:            volumes,
 				Containers: []corev1.Container{{
 					Name:         "iter8",
 					Image:        o.Image,

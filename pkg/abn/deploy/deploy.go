@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
+	"github.com/iter8-tools/iter8/internal/image"
 	"github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/gitops"
 	"github.com/iter8-tools/iter8/pkg/readiness"
@@ -247,13 +248,7 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 					ObjectMeta: metav1.ObjectMeta{Labels: labels},
 					Spec: corev1.PodSpec{
 						ServiceAccountName: o.Name,
-						SecurityContext: &corev1.PodSecurityContext{
-							RunAsNonRoot:   ptr.To(true),
-							RunAsUser:      ptr.To(version.ImageUID),
-							RunAsGroup:     ptr.To(version.ImageUID),
-							FSGroup:        ptr.To(version.ImageUID),
-							SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-						},
+						SecurityContext:    image.PodSecurityContext(),
 						Containers: []corev1.Container{{
 							Name:  "abn",
 							Image: o.Image,
