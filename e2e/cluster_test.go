@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -95,9 +96,30 @@ func TestExperimentInTheCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var requests atomic.Int64
-	app := nodeServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { requests.Add(1) }))
+	// The app counts the requests that carry the payload file's bytes; the
+	// webhook records the notification and its token.
+	payload := `{"cart": ["book", "pen"]}`
+	var requests, withPayload atomic.Int64
+	var notified atomic.Value
+	app := nodeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/webhook" {
+			notified.Store(r.Header.Get("Authorization") + " " + string(body))
+			return
+		}
+		requests.Add(1)
+		if string(body) == payload && r.Header.Get("Content-Type") == "application/json" {
+			withPayload.Add(1)
+		}
+	}))
 	runningDeployment(t, ns, "checkout-v1")
+	// The webhook's URL and token are in a Secret, as Slack's are.
+	if _, err := e.Client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "webhook"},
+		StringData: map[string]string{"url": app.URL + "/webhook", "token": "s3cret\n"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 
 	dir := t.TempDir()
 	spec := fmt.Sprintf(`apiVersion: iter8.tools/v1alpha1
@@ -111,17 +133,26 @@ spec:
       timeout: 30s
       objects: [{apiVersion: apps/v1, kind: Deployment, name: checkout-v1}]
   - task: http
-    with: {url: %q, numRequests: 20, connections: 2}
+    with: {url: %q, numRequests: 20, connections: 2, payloadFile: payloads/cart.json, contentType: application/json}
   - task: assess
     with:
       SLOs:
         upper: [{metric: http/error-rate, limit: 0}]
+  - task: notify
+    with: {urlEnv: WEBHOOK_URL, tokenEnv: WEBHOOK_TOKEN, format: custom, payloadTemplate: '{"slos": {{ .SLOsSatisfied }}}'}
 `, app.URL)
 	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), []byte(spec), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(dir, "payloads"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "payloads", "cart.json"), []byte(payload), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
-	_, errOut, code := iter8RunOn(t, e, dir, "launch", "-f", "experiment.yaml", "-n", ns)
+	_, errOut, code := iter8RunOn(t, e, dir, "launch", "-f", "experiment.yaml", "-n", ns,
+		"--secret-env", "WEBHOOK_URL=webhook/url", "--secret-env", "WEBHOOK_TOKEN=webhook/token")
 	if code != 0 || !strings.Contains(errOut, "experiment checkout launched in namespace "+ns) {
 		t.Fatalf("launch: exit %d\n%s", code, errOut)
 	}
@@ -129,8 +160,11 @@ spec:
 	if code != 0 {
 		t.Fatalf("assert: exit %d\n%s", code, errOut)
 	}
-	if n := requests.Load(); n != 20 {
-		t.Errorf("the service got %d requests from the pod, want 20", n)
+	if n, p := requests.Load(), withPayload.Load(); n != 20 || p != 20 {
+		t.Errorf("the service got %d requests from the pod, %d with the payload file, want 20", n, p)
+	}
+	if got, want := notified.Load(), `Bearer s3cret {"slos": true}`; got != want {
+		t.Errorf("the webhook got %q, want %q", got, want)
 	}
 
 	out, errOut, code := iter8RunOn(t, e, dir, "report", "checkout", "-n", ns)
@@ -144,7 +178,7 @@ spec:
 		t.Errorf("list:\n%s", out)
 	}
 	out, errOut, code = iter8RunOn(t, e, dir, "log", "checkout", "-n", ns)
-	if code != 0 || !strings.Contains(out, "task 2/3 http: Succeeded") {
+	if code != 0 || !strings.Contains(out, "task 2/4 http: Succeeded") {
 		t.Errorf("log: exit %d\n%s%s", code, out, errOut)
 	}
 
