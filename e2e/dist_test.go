@@ -13,6 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/iter8-tools/iter8/pkg/testenv"
 	"github.com/iter8-tools/iter8/pkg/version"
 )
@@ -36,7 +40,20 @@ func TestReleaseArtefactsAgree(t *testing.T) {
 	}
 	platform := "linux/" + runtime.GOARCH
 	mustRunIn(t, clone, "make", "dist", "DIST_PLATFORMS="+platform)
-	mustRunIn(t, clone, "make", "images", "PLATFORMS="+platform, "IMAGE_REPO=registry.test/iter8")
+	reg := testenv.StartRegistry(t)
+	repo := reg.Host + "/iter8"
+	mustRunIn(t, clone, "make", "images", "PLATFORMS="+platform, "IMAGE_REPO="+repo)
+	built, err := os.ReadFile(filepath.Join(clone, "dist", "images.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// make push builds the images again (the same digests) and pushes them
+	// with the Docker config's credentials.
+	t.Setenv("DOCKER_CONFIG", reg.DockerConfig(t))
+	pushed := mustRunIn(t, clone, "make", "--no-print-directory", "push", "PLATFORMS="+platform, "IMAGE_REPO="+repo)
+	if !strings.HasSuffix(pushed, string(built)) || len(built) == 0 {
+		t.Errorf("make images printed\n%s\nmake push\n%s", built, pushed)
+	}
 
 	for _, p := range []string{"run", "route", "abn"} {
 		name := "kubectl-iter8_" + p + "_" + ver + "_linux_" + runtime.GOARCH + ".tar.gz"
@@ -76,13 +93,33 @@ func TestReleaseArtefactsAgree(t *testing.T) {
 	for s := bufio.NewScanner(f); s.Scan(); {
 		refs = append(refs, s.Text())
 	}
-	re := regexp.MustCompile(`^registry\.test/iter8/kubectl-iter8-(run|route|abn):` + regexp.QuoteMeta(ver) + `@sha256:[0-9a-f]{64}$`)
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(repo) + `/kubectl-iter8-(run|route|abn):` + regexp.QuoteMeta(ver) + `@sha256:[0-9a-f]{64}$`)
 	if len(refs) != 3 {
 		t.Fatalf("dist/images.txt: %q", refs)
 	}
 	for _, r := range refs {
-		if !re.MatchString(r) {
+		m := re.FindStringSubmatch(r)
+		if m == nil {
 			t.Errorf("dist/images.txt: %q is not %s", r, re)
+			continue
+		}
+		// Pulled back by digest: this platform's image, as the user, with
+		// the binary as entrypoint and the build's labels.
+		d, err := name.NewDigest(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := remote.Image(d, remote.WithAuth(reg.Auth()), remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}))
+		if err != nil {
+			t.Fatalf("pulling %s: %v", r, err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cf.Architecture != runtime.GOARCH || cf.Config.User != "65532:65532" || strings.Join(cf.Config.Entrypoint, " ") != version.ImageBinary(m[1]) ||
+			cf.Config.Labels["org.opencontainers.image.revision"] != commit || cf.Config.Labels["org.opencontainers.image.version"] != ver {
+			t.Errorf("%s: config %s %+v", r, cf.Architecture, cf.Config)
 		}
 	}
 }
