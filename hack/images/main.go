@@ -4,7 +4,8 @@
 //	go run ./hack/images build -out DIR -repo REPO -version V -commit SHA -created RFC3339 -bin-dir DIR -platforms "linux/amd64 linux/arm64"
 //	go run ./hack/images push -layout DIR
 //
-// Both print each image as REF@DIGEST on stdout, the lines --pin-from reads.
+// Both print each image as REF@DIGEST on stdout (make images keeps them in
+// dist/images.txt).
 package main
 
 import (
