@@ -135,10 +135,10 @@ dist: ## Build release archives into dist/ and fill in krew-manifests (DIST_VERS
 .PHONY: images
 images: ## Build the images of the three plugins for PLATFORMS as an OCI image layout in IMAGES_DIR (no container engine); prints REF@DIGEST
 	@for platform in $(PLATFORMS); do \
-		os=$${platform%%/*} arch=$${platform#*/}; arch=$${arch%%/*}; \
+		IFS=/ read -r os arch variant <<<"$$platform"; dir=dist/bin/$${platform//\//_}; \
 		for p in $(PLUGINS); do \
-			echo "go build dist/bin/$${os}_$${arch}/kubectl-iter8_$$p" >&2; \
-			GOOS=$$os GOARCH=$$arch $(GOBUILD) -o dist/bin/$${os}_$${arch}/kubectl-iter8_$$p ./plugins/kubectl-iter8-$$p; \
+			echo "go build $$dir/kubectl-iter8_$$p" >&2; \
+			GOOS=$$os GOARCH=$$arch GOARM=$${variant#v} $(GOBUILD) -o $$dir/kubectl-iter8_$$p ./plugins/kubectl-iter8-$$p; \
 		done; \
 	done
 	@go run ./hack/images build -out $(IMAGES_DIR) -repo $(IMAGE_REPO) -version $(VERSION) -commit $(COMMIT) \
