@@ -6,12 +6,13 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
-	"github.com/go-logr/logr/testr"
+	"github.com/go-logr/logr/funcr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -99,7 +100,23 @@ func startController(t *testing.T, ns string, change func(*reconcile.Options)) *
 	opts.Namespaces = []string{ns}
 	opts.MetricsAddr, opts.HealthAddr = "0", "0"
 	opts.GitDir = t.TempDir()
-	opts.Logger = testr.NewWithOptions(t, testr.Options{Verbosity: 0})
+	// controller-runtime may still log from a goroutine of its stop
+	// procedure after the manager has returned; t.Log then panics, so the
+	// logger goes quiet once the test has ended.
+	var logMu sync.Mutex
+	ended := false
+	opts.Logger = funcr.New(func(prefix, args string) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		if !ended {
+			t.Log(prefix, args)
+		}
+	}, funcr.Options{Verbosity: 0})
+	t.Cleanup(func() {
+		logMu.Lock()
+		ended = true
+		logMu.Unlock()
+	})
 	opts.RateLimiter.MinRetryDelay, opts.RateLimiter.MaxRetryDelay = 20*time.Millisecond, 500*time.Millisecond
 	if change != nil {
 		change(&opts)
