@@ -13,10 +13,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,11 +87,7 @@ func run(args []string) error {
 			return err
 		}
 	}
-	refs := make([]string, 0, len(indexes))
-	for ref := range indexes {
-		refs = append(refs, ref)
-	}
-	sort.Strings(refs)
+	refs := slices.Sorted(maps.Keys(indexes))
 	for _, ref := range refs {
 		d, err := indexes[ref].Digest()
 		if err != nil {

@@ -2,8 +2,9 @@ package image
 
 import (
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -25,11 +26,7 @@ func WriteLayout(dir string, indexes map[string]v1.ImageIndex) error {
 	if err != nil {
 		return fmt.Errorf("writing the image layout %s: %w", dir, err)
 	}
-	refs := make([]string, 0, len(indexes))
-	for ref := range indexes {
-		refs = append(refs, ref)
-	}
-	sort.Strings(refs)
+	refs := slices.Sorted(maps.Keys(indexes))
 	for _, ref := range refs {
 		if err := p.AppendIndex(indexes[ref], layout.WithAnnotations(map[string]string{RefAnnotation: ref})); err != nil {
 			return fmt.Errorf("writing %s to the image layout %s: %w", ref, dir, err)

@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -17,11 +18,7 @@ import (
 // ~/.docker/config.json: docker login, crane auth login, podman login with
 // its auth file there), as crane and ko do. Progress goes to w.
 func Push(ctx context.Context, indexes map[string]v1.ImageIndex, w io.Writer, opts ...remote.Option) error {
-	refs := make([]string, 0, len(indexes))
-	for ref := range indexes {
-		refs = append(refs, ref)
-	}
-	sort.Strings(refs)
+	refs := slices.Sorted(maps.Keys(indexes))
 	opts = append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, opts...)
 	for _, ref := range refs {
 		tag, err := name.NewTag(ref, name.StrictValidation)

@@ -3,7 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -42,11 +43,7 @@ func (f *PinFlags) Apply(ctx context.Context, ref string) (string, error) {
 			return "", fmt.Errorf("flag --image-layout: %w", err)
 		}
 		if _, ok := indexes[ref]; !ok && !f.Pin && !strings.Contains(ref, "@") {
-			held := make([]string, 0, len(indexes))
-			for r := range indexes {
-				held = append(held, r)
-			}
-			sort.Strings(held)
+			held := slices.Sorted(maps.Keys(indexes))
 			return "", fmt.Errorf("flag --image-layout: %s holds no image %s, only %s; pass one of them with --image, or add --pin to resolve it from the registry", f.Layout, ref, strings.Join(held, ", "))
 		}
 	}
