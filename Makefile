@@ -57,10 +57,11 @@ build: ## Build bin/kubectl-iter8_{run,route,abn}
 	done
 
 .PHONY: controlplane
-controlplane: ## Build (once, cached by version) kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler, kubelet, Flux and the registry for the tests
+controlplane: ## Build (once, cached by version) kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler, kubelet, Flux, the registry and Traefik for the tests
 	@hack/controlplane.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kubelet >/dev/null
 	@hack/controlplane.sh source-controller kustomize-controller >/dev/null
 	@hack/controlplane.sh registry >/dev/null
+	@hack/controlplane.sh traefik >/dev/null
 
 .PHONY: test
 test: controlplane ## Run all tests: unit, integration (real kube-apiserver + etcd) and e2e

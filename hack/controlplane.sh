@@ -10,8 +10,9 @@
 # route controller's Git sink) are built from hack/tools/flux into a folder of
 # their own, flux-VERSION, which is then the line printed; they cannot be asked
 # for together with the others. Likewise CNCF Distribution's registry (the image
-# tests), built from hack/tools/registry into registry-VERSION. A component already in the cache is not built
-# again. The cache is $ITER8_CACHE_DIR, else
+# tests), built from hack/tools/registry into registry-VERSION, and Traefik (the data
+# plane the end-to-end tests route requests through), built from hack/tools/traefik
+# into traefik-VERSION. A component already in the cache is not built again. The cache is $ITER8_CACHE_DIR, else
 # ${XDG_CACHE_HOME:-$HOME/.cache}/iter8. Progress goes to stderr; the folder
 # (usable as KUBEBUILDER_ASSETS) is the only line on stdout.
 set -euo pipefail
@@ -25,6 +26,8 @@ out="$cache/controlplane/kubernetes-$kube_version-etcd-$etcd_version"
 flux_out="$cache/controlplane/flux-$flux_version"
 registry_version=$(awk '$1 == "require" && $2 == "github.com/distribution/distribution/v3" {print $3}' "$here/tools/registry/go.mod")
 registry_out="$cache/controlplane/registry-$registry_version"
+traefik_version=$(awk '$1 == "require" && $2 == "github.com/traefik/traefik/v3" {print $3}' "$here/tools/traefik/go.mod")
+traefik_out="$cache/controlplane/traefik-$traefik_version"
 
 components=("$@")
 [ ${#components[@]} -gt 0 ] || components=(kube-apiserver etcd)
@@ -39,7 +42,7 @@ build() {
 	mkdir -p "$dest"
 	log=$(mktemp) tmp="$dest/.$name.tmp"
 	start=$(date +%s)
-	say "building $name from $pkg (a cold build of kube-apiserver takes ~17 min on 2 cores, etcd ~2 min, the Flux controllers ~10 min; later builds are skipped)"
+	say "building $name from $pkg (a cold build of kube-apiserver takes ~17 min on 2 cores, etcd ~2 min, the Flux controllers ~10 min, Traefik 10-25 min; later builds are skipped)"
 	# stdout not inherited: a child the go command leaves behind (telemetry)
 	# would keep the caller's pipe open after this script ends.
 	(cd "$dir" && CGO_ENABLED=0 go build -v -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg") >/dev/null 2>"$log" &
@@ -83,16 +86,25 @@ for c in "${components[@]}"; do
 			build "$c" "$here/tools/flux" "github.com/fluxcd/$c" "-s -w" "$flux_out"
 		fi
 		continue ;;
-	registry)
+	registry | traefik)
 		if [ "${#components[@]}" -ne 1 ]; then
-			say "the registry is cached apart: ask for it alone"
+			say "$c is cached apart: ask for it alone"
 			exit 2
 		fi
-		printed=$registry_out
-		if [ -x "$registry_out/registry" ]; then
-			say "registry $registry_version is cached in $registry_out"
+		if [ "$c" = registry ]; then
+			printed=$registry_out
+			if [ -x "$registry_out/registry" ]; then
+				say "registry $registry_version is cached in $registry_out"
+			else
+				build registry "$here/tools/registry" github.com/distribution/distribution/v3/cmd/registry "-s -w" "$registry_out"
+			fi
 		else
-			build registry "$here/tools/registry" github.com/distribution/distribution/v3/cmd/registry "-s -w" "$registry_out"
+			printed=$traefik_out
+			if [ -x "$traefik_out/traefik" ]; then
+				say "traefik $traefik_version is cached in $traefik_out"
+			else
+				build traefik "$here/tools/traefik" github.com/traefik/traefik/v3/cmd/traefik "-s -w" "$traefik_out"
+			fi
 		fi
 		continue ;;
 	esac
@@ -110,7 +122,7 @@ for c in "${components[@]}"; do
 	etcd)
 		build etcd "$here/tools/etcd" go.etcd.io/etcd/server/v3 "-s -w" ;;
 	*)
-		say "unknown component \"$c\": allowed are kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubelet, kubectl, source-controller, kustomize-controller, registry"
+		say "unknown component \"$c\": allowed are kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubelet, kubectl, source-controller, kustomize-controller, registry, traefik"
 		exit 2 ;;
 	esac
 done

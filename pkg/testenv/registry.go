@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -29,17 +27,7 @@ type Registry struct {
 // the test ends.
 func StartRegistry(t testing.TB) *Registry {
 	t.Helper()
-	root, err := RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(t.Context(), filepath.Join(root, "hack", "controlplane.sh"), "registry")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("building the registry: %v", err)
-	}
-	bin := filepath.Join(strings.TrimSpace(string(out)), "registry")
+	bin := cachedTool(t, "registry")
 	ports, err := FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -69,20 +57,10 @@ auth:
 	}
 	StartProcess(t, "registry", []string{"OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true"}, bin, "serve", config)
 	// /v2/ answers 401 to an anonymous client once the registry serves.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + r.Host + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the registry on %s did not serve in 30s: %v", r.Host, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := waitHTTP(t.Context(), "http://"+r.Host+"/v2/", http.StatusUnauthorized, 30*time.Second); err != nil {
+		t.Fatalf("the registry: %v", err)
 	}
+	return r
 }
 
 // DockerConfig writes a Docker config.json with the registry's credentials
