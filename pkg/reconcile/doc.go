@@ -10,8 +10,8 @@
 // Prometheus metrics and leader election. Each reconcile is level-based:
 //
 //  1. resolve every object each version names (its Service or
-//     InferenceService, and its readiness objects), put the finalizer
-//     iter8.tools/finalizer on those of non-primary versions, and decide
+//     InferenceService, and its readiness objects), put the Route's own
+//     finalizer (VersionFinalizer) on those of non-primary versions, and decide
 //     which versions are ready (package readiness);
 //  2. render the Route for the ready versions (package render);
 //  3. write the result to the Route's sink: server-side apply owned by the
@@ -19,8 +19,9 @@
 //     the Flux repository, pushed with rebase-and-retry (git);
 //  4. once the sink confirms the routing is live (applied; or pushed, and
 //     applied by the Flux Kustomization when one is named), remove the
-//     finalizer from objects whose versions no longer get traffic, so that
-//     a deleted version's objects go only after traffic has left them.
+//     Route's finalizer from objects whose versions no longer get traffic,
+//     so that a deleted version's objects go only after the traffic of
+//     every Route has left them.
 //
 // Errors are typed: a Stalled error (the spec cannot be reconciled until it
 // changes) sets Stalled and is not retried; any other error is retried with

@@ -276,7 +276,7 @@ func TestGitSinkWaitsForKustomization(t *testing.T) {
 		rev2 = rev
 		return waiting(rev)
 	})
-	if err := c.Get(ctx, client.ObjectKeyFromObject(d), d); err != nil || !controllerutil.ContainsFinalizer(d, reconcile.Finalizer) {
+	if err := c.Get(ctx, client.ObjectKeyFromObject(d), d); err != nil || !controllerutil.ContainsFinalizer(d, reconcile.VersionFinalizer(ns, "checkout")) {
 		t.Fatalf("the Deployment must stay until Flux applied the commit: %v, finalizers %v", err, d.Finalizers)
 	}
 

@@ -118,6 +118,7 @@ func startController(t *testing.T, ns string, change func(*reconcile.Options)) *
 		logMu.Unlock()
 	})
 	opts.RateLimiter.MinRetryDelay, opts.RateLimiter.MaxRetryDelay = 20*time.Millisecond, 500*time.Millisecond
+	opts.DrainDelay = 200 * time.Millisecond
 	if change != nil {
 		change(&opts)
 	}

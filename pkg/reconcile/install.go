@@ -170,10 +170,15 @@ func controllerRules(resources []string) []rbacv1.PolicyRule {
 		{APIGroups: []string{"iter8.tools"}, Resources: []string{"routes/finalizers"}, Verbs: []string{"update"}},
 		// What the renderers render: applied server-side, pruned.
 		{APIGroups: []string{"networking.istio.io"}, Resources: []string{"virtualservices", "destinationrules", "serviceentries"}, Verbs: []string{"get", "create", "patch", "delete"}},
-		{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"httproutes", "grpcroutes"}, Verbs: []string{"get", "create", "patch", "delete"}},
+		// Gateway API routes are watched too: their status says whether
+		// the Gateways' controllers accepted them.
+		{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"httproutes", "grpcroutes"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
 		// Services are both: version backends (watched, guarded) and
 		// rendered (kserve's ExternalName Service).
 		{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+		// The Gateways routes attach to: is a controller serving them,
+		// and which features their classes support.
+		{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways", "gatewayclasses"}, Verbs: []string{"get"}},
 		// The objects versions name: watched, and guarded by the finalizer.
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: guard},
 		{APIGroups: []string{"serving.kserve.io"}, Resources: []string{"inferenceservices"}, Verbs: guard},

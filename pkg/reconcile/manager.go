@@ -55,6 +55,10 @@ type Options struct {
 	// Interval is how often a Ready Route is reconciled again, correcting
 	// drift; 0 never.
 	Interval time.Duration
+	// DrainDelay is how long routing that takes traffic from an object
+	// must have been live before the object is released: the time data
+	// planes may take to apply what they accepted. 0 releases at once.
+	DrainDelay time.Duration
 	// GitDir holds the clones of Git sinks. Default: a folder under the
 	// system's temporary folder.
 	GitDir string
@@ -78,6 +82,7 @@ func DefaultOptions() Options {
 		HealthAddr:  ":9440",
 		Concurrent:  4,
 		Interval:    10 * time.Minute,
+		DrainDelay:  5 * time.Second,
 		LeaderElection: leaderelection.Options{
 			ReleaseOnCancel: true, LeaseDuration: 35 * time.Second, RenewDeadline: 30 * time.Second, RetryPeriod: 5 * time.Second,
 		},
@@ -93,6 +98,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Interval < 0 {
 		errs = append(errs, fmt.Errorf("interval must not be negative, not %s", o.Interval))
+	}
+	if o.DrainDelay < 0 {
+		errs = append(errs, fmt.Errorf("the drain delay must not be negative, not %s", o.DrainDelay))
 	}
 	if o.RateLimiter.MinRetryDelay <= 0 || o.RateLimiter.MaxRetryDelay < o.RateLimiter.MinRetryDelay {
 		errs = append(errs, fmt.Errorf("retry delays must satisfy 0 < min (%s) <= max (%s)", o.RateLimiter.MinRetryDelay, o.RateLimiter.MaxRetryDelay))
@@ -180,6 +188,7 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manag
 		EventRecorder: recorder,
 		Metrics:       fluxcontroller.NewMetrics(mgr, metricsRecorder(), Finalizer),
 		Interval:      opts.Interval,
+		DrainDelay:    opts.DrainDelay,
 		Git:           NewGitWriter(gitDir),
 	}
 	if err := r.SetupWithManager(ctx, mgr, SetupOptions{MaxConcurrentReconciles: opts.Concurrent, RateLimiter: opts.RateLimiter}); err != nil {

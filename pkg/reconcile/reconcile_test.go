@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/google/go-cmp/cmp"
@@ -16,6 +17,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -74,7 +76,7 @@ func TestApplySinkFollowsReadiness(t *testing.T) {
 			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout-" + v}, o); err != nil {
 				t.Fatal(err)
 			}
-			if got := controllerutil.ContainsFinalizer(o, reconcile.Finalizer); got != (v == "v2") {
+			if got := controllerutil.ContainsFinalizer(o, reconcile.VersionFinalizer(ns, "checkout")); got != (v == "v2") {
 				t.Errorf("%T checkout-%s: finalizer %v", o, v, got)
 			}
 		}
@@ -123,7 +125,7 @@ func TestDeletedVersionIsHeldUntilRoutedAway(t *testing.T) {
 		return cmp.Equal(w, map[string]int64{"v1": 50, "v2": 50}), fmt.Sprint(w)
 	})
 
-	unblock := blockVirtualServices(t, c, ns)
+	unblock := blockVirtualService(t, c, ns, "checkout")
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "checkout-v2"}}
 	if err := c.Delete(ctx, d); err != nil {
 		t.Fatal(err)
@@ -136,7 +138,7 @@ func TestDeletedVersionIsHeldUntilRoutedAway(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKeyFromObject(d), d); err != nil {
 		t.Fatalf("the Deployment went while traffic still goes to it: %v", err)
 	}
-	if d.DeletionTimestamp == nil || !controllerutil.ContainsFinalizer(d, reconcile.Finalizer) {
+	if d.DeletionTimestamp == nil || !controllerutil.ContainsFinalizer(d, reconcile.VersionFinalizer(ns, "checkout")) {
 		t.Errorf("deletionTimestamp %v, finalizers %v", d.DeletionTimestamp, d.Finalizers)
 	}
 	if w := weights(t, c, ns, "checkout"); !cmp.Equal(w, map[string]int64{"v1": 50, "v2": 50}) {
@@ -161,10 +163,79 @@ func TestDeletedVersionIsHeldUntilRoutedAway(t *testing.T) {
 	})
 }
 
-// blockVirtualServices makes the API server refuse every change of a
-// VirtualService in ns, with a ValidatingAdmissionPolicy; the returned
-// function lifts it.
-func blockVirtualServices(t *testing.T, c client.Client, ns string) func() {
+// TestSharedVersionIsHeldForEveryRoute: two Routes route to one
+// candidate, each holding it with a finalizer of its own. Deleted, the
+// candidate stays for as long as either still routes to it (here the
+// second Route's routing is refused by an admission policy), though the
+// first has routed away and released it; it goes only once both routed
+// away, and the drain delay after the last routing went live.
+func TestSharedVersionIsHeldForEveryRoute(t *testing.T) {
+	c, ns := setup(t)
+	ctx := t.Context()
+	versionObjects(t, c, ns, true, true)
+	const drain = time.Second
+	startController(t, ns, func(o *reconcile.Options) { o.DrainDelay = drain })
+	a, b := blueGreen(ns, 50, 50), blueGreen(ns, 50, 50)
+	b.Name = "checkout-b"
+	for _, r := range []*v1alpha1.Route{a, b} {
+		if err := c.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "Route "+r.Name+" routes both versions", func() (bool, string) {
+			w := weights(t, c, ns, r.Name)
+			return cmp.Equal(w, map[string]int64{"v1": 50, "v2": 50}), fmt.Sprint(w)
+		})
+	}
+	fa, fb := reconcile.VersionFinalizer(ns, a.Name), reconcile.VersionFinalizer(ns, b.Name)
+	d := &appsv1.Deployment{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout-v2"}, d); err != nil {
+		t.Fatal(err)
+	}
+	if !controllerutil.ContainsFinalizer(d, fa) || !controllerutil.ContainsFinalizer(d, fb) {
+		t.Fatalf("checkout-v2 must hold %s and %s: %v", fa, fb, d.Finalizers)
+	}
+
+	unblock := blockVirtualService(t, c, ns, b.Name)
+	if err := c.Delete(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Route checkout routes away and releases checkout-v2", func() (bool, string) {
+		w := weights(t, c, ns, a.Name)
+		if err := c.Get(ctx, client.ObjectKeyFromObject(d), d); err != nil {
+			return false, err.Error()
+		}
+		return cmp.Equal(w, map[string]int64{"v1": 100, "v2": 0}) && !controllerutil.ContainsFinalizer(d, fa), fmt.Sprintf("weights %v, finalizers %v", w, d.Finalizers)
+	})
+	eventually(t, "Route checkout-b is refused", func() (bool, string) {
+		cond := apimeta.FindStatusCondition(getRoute(t, c, ns, b.Name).Status.Conditions, meta.ReadyCondition)
+		return cond != nil && cond.Reason == reconcile.ReasonApplyFailed, fmt.Sprint(cond)
+	})
+	if err := c.Get(ctx, client.ObjectKeyFromObject(d), d); err != nil || !controllerutil.ContainsFinalizer(d, fb) {
+		t.Fatalf("checkout-v2 went, or lost the finalizer of Route checkout-b, while that Route still routes to it: %v, %v", err, d.Finalizers)
+	}
+	if w := weights(t, c, ns, b.Name); !cmp.Equal(w, map[string]int64{"v1": 50, "v2": 50}) {
+		t.Errorf("checkout-b's weights while refused: %v", w)
+	}
+
+	unblock()
+	eventually(t, "routed away by both, then checkout-v2 is gone", func() (bool, string) {
+		err := c.Get(ctx, client.ObjectKeyFromObject(d), &appsv1.Deployment{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	gone := time.Now()
+	rb := getRoute(t, c, ns, b.Name)
+	if w := weights(t, c, ns, b.Name); !cmp.Equal(w, map[string]int64{"v1": 100, "v2": 0}) {
+		t.Errorf("checkout-b's weights once checkout-v2 went: %v", w)
+	}
+	if rb.Status.LastAppliedTime == nil || gone.Sub(rb.Status.LastAppliedTime.Time) < drain {
+		t.Errorf("checkout-v2 went at %s, less than the drain delay %s after checkout-b's routing went live at %v", gone.Format(time.RFC3339Nano), drain, rb.Status.LastAppliedTime)
+	}
+}
+
+// blockVirtualService makes the API server refuse every change of the
+// VirtualService name in ns, with a ValidatingAdmissionPolicy; the
+// returned function lifts it.
+func blockVirtualService(t *testing.T, c client.Client, ns, name string) func() {
 	t.Helper()
 	ctx := t.Context()
 	policy := &admissionv1.ValidatingAdmissionPolicy{
@@ -177,7 +248,7 @@ func blockVirtualServices(t *testing.T, c client.Client, ns string) func() {
 					Rule:       admissionv1.Rule{APIGroups: []string{"networking.istio.io"}, APIVersions: []string{"*"}, Resources: []string{"virtualservices"}},
 				},
 			}}},
-			Validations: []admissionv1.Validation{{Expression: "false", Message: "blocked by the test"}},
+			Validations: []admissionv1.Validation{{Expression: fmt.Sprintf("object.metadata.name != %q", name), Message: "blocked by the test"}},
 		},
 	}
 	binding := &admissionv1.ValidatingAdmissionPolicyBinding{
@@ -200,7 +271,7 @@ func blockVirtualServices(t *testing.T, c client.Client, ns string) func() {
 		vs := &unstructured.Unstructured{}
 		vs.SetAPIVersion("networking.istio.io/v1")
 		vs.SetKind("VirtualService")
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, vs); err != nil {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, vs); err != nil {
 			return false, err.Error()
 		}
 		vs.SetLabels(map[string]string{"probe": "1"})
@@ -266,7 +337,7 @@ func TestPrunesAndCleansUp(t *testing.T) {
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout-v2"}, o); err != nil {
 			t.Fatal(err)
 		}
-		if controllerutil.ContainsFinalizer(o, reconcile.Finalizer) {
+		if controllerutil.ContainsFinalizer(o, reconcile.VersionFinalizer(ns, "checkout")) {
 			t.Errorf("%T checkout-v2 still holds the finalizer", o)
 		}
 	}
@@ -286,7 +357,7 @@ func TestPrunesWhatTheAPIServerLists(t *testing.T) {
 		t.Fatal(err)
 	}
 	cache := &laggingStatus{Client: c}
-	r := reconcile.NewForTest(cache, c, corev1.SchemeGroupVersion.WithKind("Service"), appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	r := reconcile.NewForTest(cache, c, corev1.SchemeGroupVersion.WithKind("Service"), appsv1.SchemeGroupVersion.WithKind("Deployment"), schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"})
 	req := ctrlreconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "checkout"}}
 	before := getRoute(t, c, ns, "checkout").Status
 	if _, err := r.Reconcile(ctx, req); err != nil {

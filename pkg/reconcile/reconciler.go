@@ -2,8 +2,11 @@ package reconcile
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	kmeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -37,10 +41,29 @@ const (
 	// FieldManager is the server-side apply field manager of every object
 	// the controller applies or patches.
 	FieldManager = "iter8-route-controller"
-	// Finalizer is put on every Route, and on the objects of its
-	// non-primary versions, until traffic has left them.
+	// Finalizer is put on every Route, so that the controller releases
+	// what the Route holds before it goes.
 	Finalizer = "iter8.tools/finalizer"
+	// VersionFinalizerPrefix starts the finalizer each Route puts on the
+	// objects of its non-primary versions until traffic has left them:
+	// see VersionFinalizer.
+	VersionFinalizerPrefix = "route.iter8.tools/"
 )
+
+// VersionFinalizer is the finalizer the Route namespace/name puts on the
+// objects of its versions: route.iter8.tools/NAMESPACE.NAME, its last part
+// shortened to 63 characters with a hash of the whole where longer. Each
+// Route has its own, so an object two Routes route to (an HTTP and a gRPC
+// Route, or a canary and an A/B/n Route, on one Deployment) goes only once
+// neither routes to it any more.
+func VersionFinalizer(namespace, name string) string {
+	id := namespace + "." + name
+	if len(id) > 63 {
+		sum := sha256.Sum256([]byte(id))
+		id = strings.TrimRight(id[:52], "-.") + "-" + hex.EncodeToString(sum[:5])
+	}
+	return VersionFinalizerPrefix + id
+}
 
 // Condition reasons, beside Flux's meta.SucceededReason and
 // meta.ProgressingReason.
@@ -57,6 +80,15 @@ const (
 	// ReasonWaitingForKustomization: the commit is pushed; the Flux
 	// Kustomization has not applied it yet.
 	ReasonWaitingForKustomization = "WaitingForKustomization"
+	// ReasonWaitingForDataPlane: the routing is written; a data plane
+	// that reports on it (a Gateway's controller, in the route's
+	// status.parents) has not accepted its generation yet.
+	ReasonWaitingForDataPlane = "WaitingForDataPlane"
+	// ReasonRoutingRejected: a data plane refused the routing.
+	ReasonRoutingRejected = "RoutingRejected"
+	// ReasonRoutingNotSupported: a parent Gateway's class does not
+	// support what the routing needs; it is not written.
+	ReasonRoutingNotSupported = "RoutingNotSupported"
 	// ReasonVersionObjectsFailed: reading or patching a version's objects
 	// failed.
 	ReasonVersionObjectsFailed = "VersionObjectsFailed"
@@ -83,6 +115,9 @@ type RouteReconciler struct {
 	// (drift correction); changes of the Route or of its versions' objects
 	// are reconciled as they happen.
 	Interval time.Duration
+	// DrainDelay is how long routing that takes traffic from an object
+	// must have been live before the object is released.
+	DrainDelay time.Duration
 	// Git writes to the Git sinks; required when a Route has sink git.
 	Git *GitWriter
 
@@ -172,6 +207,9 @@ type outcome struct {
 	summary string
 	// newRevision is true when this reconcile wrote a new revision.
 	newRevision bool
+	// draining is how long until an object held for the drain delay is
+	// due to be released; 0 when none is.
+	draining time.Duration
 }
 
 // reconcile does the work for a Route that is not being deleted.
@@ -204,7 +242,13 @@ func (r *RouteReconciler) reconcile(ctx context.Context, sp *patch.SerialPatcher
 		rendered.Traffic[i].Reason = whys[i]
 	}
 
+	if err := r.checkFeatures(ctx, rendered, route.Namespace); err != nil {
+		return nil, err
+	}
 	res, err := r.write(ctx, route, rendered)
+	if err == nil {
+		res, err = r.awaitDataPlane(ctx, rendered, res, route.Namespace)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -212,15 +256,20 @@ func (r *RouteReconciler) reconcile(ctx context.Context, sp *patch.SerialPatcher
 	route.Status.Versions = rendered.Traffic
 	route.Status.LastRenderedRevision = res.revision
 	if res.live {
+		if route.Status.LastAppliedRevision != res.revision || route.Status.LastAppliedTime == nil {
+			now := metav1.NowMicro()
+			route.Status.LastAppliedTime = &now
+		}
 		route.Status.LastAppliedRevision = res.revision
 	}
 	recordTraffic(route)
 
-	guarded, err := r.release(ctx, route, vs, rendered, res.live)
+	guarded, draining, err := r.release(ctx, route, vs, rendered, res.live)
 	route.Status.Guarded = guarded
 	if err != nil {
 		return nil, err
 	}
+	out.draining = draining
 	return out, nil
 }
 
@@ -241,7 +290,7 @@ func (r *RouteReconciler) finalize(ctx context.Context, route *v1alpha1.Route) e
 	vs, err := namedObjects(route)
 	if err != nil {
 		// A version names an object badly: release what status lists.
-		vs = &versionSet{route: route, refs: map[string]objectRef{}}
+		vs = &versionSet{route: route, refs: map[string]objectRef{}, finalizer: VersionFinalizer(route.Namespace, route.Name)}
 	}
 	guarded, err := r.releaseAll(ctx, route, vs)
 	route.Status.Guarded = guarded
@@ -286,6 +335,9 @@ func (r *RouteReconciler) summarize(ctx context.Context, sp *patch.SerialPatcher
 		}
 		if r.Interval > 0 {
 			result.RequeueAfter = r.Interval
+		}
+		if out.draining > 0 && (result.RequeueAfter == 0 || out.draining < result.RequeueAfter) {
+			result.RequeueAfter = out.draining
 		}
 	case out != nil:
 		conditions.MarkReconciling(route, meta.ProgressingReason, "%s", out.waitMessage)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	kmeta "k8s.io/apimachinery/pkg/api/meta"
@@ -90,9 +91,12 @@ type versionSet struct {
 	// objects holds what was read (nil: missing); missing says why.
 	objects map[string]*unstructured.Unstructured
 	missing map[string]string
-	// guarded holds the keys of the objects that need the finalizer: those
-	// named by a version other than the primary, and not by the primary.
+	// guarded holds the keys of the objects that need the Route's
+	// finalizer: those named by a version other than the primary, and not
+	// by the primary.
 	guarded sets.Set[string]
+	// finalizer is the Route's VersionFinalizer.
+	finalizer string
 }
 
 // namedObjects lists the objects each version of the Route names, without
@@ -101,6 +105,7 @@ func namedObjects(route *v1alpha1.Route) (*versionSet, error) {
 	vs := &versionSet{
 		route: route, primary: route.Spec.PrimaryIndex(), refs: map[string]objectRef{},
 		objects: map[string]*unstructured.Unstructured{}, missing: map[string]string{}, guarded: sets.New[string](),
+		finalizer: VersionFinalizer(route.Namespace, route.Name),
 	}
 	byPrimary := sets.New[string]()
 	for i := range route.Spec.Versions {
@@ -160,20 +165,20 @@ func (r *RouteReconciler) read(ctx context.Context, ref objectRef) (*unstructure
 	return u, "", nil
 }
 
-// guard puts the finalizer on the existing objects that need it, before
+// guard puts the Route's finalizer on the existing objects that need it, before
 // any traffic can reach them: an object cannot then go away unnoticed.
 func (r *RouteReconciler) guard(ctx context.Context, vs *versionSet) error {
 	for _, k := range sets.List(vs.guarded) {
 		obj := vs.objects[k]
-		if obj == nil || obj.GetDeletionTimestamp() != nil || controllerutil.ContainsFinalizer(obj, Finalizer) {
+		if obj == nil || obj.GetDeletionTimestamp() != nil || controllerutil.ContainsFinalizer(obj, vs.finalizer) {
 			continue
 		}
-		if err := r.setFinalizer(ctx, obj, true); err != nil {
+		if err := r.setFinalizer(ctx, obj, vs.finalizer, true); err != nil {
 			if apierrors.IsNotFound(err) {
 				vs.objects[k], vs.missing[k] = nil, "not found"
 				continue
 			}
-			return retry(ReasonVersionObjectsFailed, "adding finalizer %s to %s: %w", Finalizer, vs.refs[k], err)
+			return retry(ReasonVersionObjectsFailed, "adding finalizer %s to %s: %w", vs.finalizer, vs.refs[k], err)
 		}
 	}
 	return nil
@@ -207,8 +212,8 @@ func (vs *versionSet) notReady(i int) string {
 			whys = append(whys, fmt.Sprintf("%s: %s", c.ref, st.Reason))
 			continue
 		}
-		if vs.guarded.Has(k) && !controllerutil.ContainsFinalizer(obj, Finalizer) {
-			whys = append(whys, fmt.Sprintf("%s: waiting for finalizer %s", c.ref, Finalizer))
+		if vs.guarded.Has(k) && !controllerutil.ContainsFinalizer(obj, vs.finalizer) {
+			whys = append(whys, fmt.Sprintf("%s: waiting for finalizer %s", c.ref, vs.finalizer))
 		}
 	}
 	return strings.Join(whys, "; ")
@@ -229,21 +234,26 @@ func (vs *versionSet) trafficTo(key string, traffic []v1alpha1.VersionStatus) bo
 	return false
 }
 
-// release removes the finalizer from the objects that no longer need it:
-// those being deleted, or no longer named by a non-primary version, once
-// the routing that gives their versions no traffic is live. It returns the
-// objects that still hold it.
-func (r *RouteReconciler) release(ctx context.Context, route *v1alpha1.Route, vs *versionSet, out *render.Output, live bool) ([]v1alpha1.ResourceReference, error) {
+// release removes the Route's finalizer from the objects that no longer
+// need it: those being deleted, or no longer named by a non-primary
+// version, once the routing that gives their versions no traffic has been
+// live for the drain delay. It returns the objects that still hold it, and
+// how long until those held only for the drain delay are due (0: none is).
+func (r *RouteReconciler) release(ctx context.Context, route *v1alpha1.Route, vs *versionSet, out *render.Output, live bool) ([]v1alpha1.ResourceReference, time.Duration, error) {
 	var held []v1alpha1.ResourceReference
+	var wait, draining time.Duration
+	if t := route.Status.LastAppliedTime; t != nil {
+		wait = r.DrainDelay - time.Since(t.Time)
+	}
 	for _, k := range r.holding(route, vs) {
 		ref, obj := vs.refs[k], vs.objects[k]
 		if _, named := vs.objects[k]; !named {
 			var err error
 			if obj, _, err = r.read(ctx, ref); err != nil {
-				return append(held, ref.resource()), retry(ReasonVersionObjectsFailed, "reading %s: %w", ref, err)
+				return append(held, ref.resource()), 0, retry(ReasonVersionObjectsFailed, "reading %s: %w", ref, err)
 			}
 		}
-		if obj == nil || !controllerutil.ContainsFinalizer(obj, Finalizer) {
+		if obj == nil || !controllerutil.ContainsFinalizer(obj, vs.finalizer) {
 			continue
 		}
 		needed := vs.guarded.Has(k) && obj.GetDeletionTimestamp() == nil
@@ -251,29 +261,33 @@ func (r *RouteReconciler) release(ctx context.Context, route *v1alpha1.Route, vs
 			held = append(held, ref.resource())
 			continue
 		}
-		if err := r.setFinalizer(ctx, obj, false); err != nil && !apierrors.IsNotFound(err) {
-			return append(held, ref.resource()), retry(ReasonVersionObjectsFailed, "removing finalizer %s from %s: %w", Finalizer, ref, err)
+		if wait > 0 {
+			held, draining = append(held, ref.resource()), wait
+			continue
+		}
+		if err := r.setFinalizer(ctx, obj, vs.finalizer, false); err != nil && !apierrors.IsNotFound(err) {
+			return append(held, ref.resource()), 0, retry(ReasonVersionObjectsFailed, "removing finalizer %s from %s: %w", vs.finalizer, ref, err)
 		}
 	}
-	return held, nil
+	return held, draining, nil
 }
 
-// releaseAll removes the finalizer from every object that holds it for
-// the Route, which is being deleted.
+// releaseAll removes the Route's finalizer from every object that holds
+// it, as the Route is being deleted.
 func (r *RouteReconciler) releaseAll(ctx context.Context, route *v1alpha1.Route, vs *versionSet) ([]v1alpha1.ResourceReference, error) {
 	keys := r.holding(route, vs)
 	for i, k := range keys {
 		ref := vs.refs[k]
 		obj, _, err := r.read(ctx, ref)
-		if err == nil && obj != nil && controllerutil.ContainsFinalizer(obj, Finalizer) {
-			err = r.setFinalizer(ctx, obj, false)
+		if err == nil && obj != nil && controllerutil.ContainsFinalizer(obj, vs.finalizer) {
+			err = r.setFinalizer(ctx, obj, vs.finalizer, false)
 		}
 		if err != nil && !apierrors.IsNotFound(err) {
 			var held []v1alpha1.ResourceReference
 			for _, k := range keys[i:] {
 				held = append(held, vs.refs[k].resource())
 			}
-			return held, retry(ReasonVersionObjectsFailed, "removing finalizer %s from %s: %w", Finalizer, ref, err)
+			return held, retry(ReasonVersionObjectsFailed, "removing finalizer %s from %s: %w", vs.finalizer, ref, err)
 		}
 	}
 	return nil, nil
@@ -300,14 +314,14 @@ func (r *RouteReconciler) holding(route *v1alpha1.Route, vs *versionSet) []strin
 	return sets.List(keys)
 }
 
-// setFinalizer adds or removes the finalizer with a patch that fails on a
+// setFinalizer adds or removes finalizer with a patch that fails on a
 // concurrent change, so that other writers' finalizers are kept.
-func (r *RouteReconciler) setFinalizer(ctx context.Context, obj *unstructured.Unstructured, add bool) error {
+func (r *RouteReconciler) setFinalizer(ctx context.Context, obj *unstructured.Unstructured, finalizer string, add bool) error {
 	orig := obj.DeepCopy()
 	if add {
-		controllerutil.AddFinalizer(obj, Finalizer)
+		controllerutil.AddFinalizer(obj, finalizer)
 	} else {
-		controllerutil.RemoveFinalizer(obj, Finalizer)
+		controllerutil.RemoveFinalizer(obj, finalizer)
 	}
 	return r.Patch(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldManager))
 }

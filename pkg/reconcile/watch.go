@@ -42,8 +42,9 @@ func indexRouteObjects(o client.Object) []string {
 }
 
 // ensureWatch starts watching a kind the first time a Route names an
-// object of it, so that a change of any such object reconciles the Routes
-// that name it at once. It fails with a no-match error when the API server
+// object of it, or renders one whose status it awaits, so that a change of
+// any such object reconciles the Routes that name it, or rendered it, at
+// once. It fails with a no-match error when the API server
 // does not serve the kind.
 func (r *RouteReconciler) ensureWatch(gvk schema.GroupVersionKind) error {
 	r.mu.Lock()
@@ -58,7 +59,11 @@ func (r *RouteReconciler) ensureWatch(gvk schema.GroupVersionKind) error {
 	u.SetGroupVersionKind(gvk)
 	gk := gvk.GroupKind()
 	src := source.Kind[client.Object](r.mgr.GetCache(), u, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		return r.routesNaming(ctx, objectKey(gk, o.GetNamespace(), o.GetName()))
+		reqs := r.routesNaming(ctx, objectKey(gk, o.GetNamespace(), o.GetName()))
+		if key, ok := routeOfLabel(o); ok {
+			reqs = append(reqs, reconcile.Request{NamespacedName: key})
+		}
+		return reqs
 	}))
 	if err := r.controller.Watch(src); err != nil {
 		return err

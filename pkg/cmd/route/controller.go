@@ -49,9 +49,10 @@ InferenceService and its readiness objects), renders the routing for the version
 that are ready, and writes it to the Route's sink: server-side apply (sink apply,
 the default) or a commit pushed to the Git repository Flux applies (sink git). It
 reacts to changes of those objects as they happen. The objects of non-primary
-versions get the finalizer iter8.tools/finalizer; when one is deleted, traffic is
-routed away from it, the new routing is confirmed live, and only then is the
-finalizer removed.
+versions get the Route's finalizer, route.iter8.tools/NAMESPACE.NAME; when one is
+deleted, traffic is routed away from it, the new routing is confirmed live (and
+accepted by the Gateways' controllers that report on it), and only after
+--drain-delay is the finalizer removed.
 
 Status is in each Route's conditions (Ready, Reconciling, Stalled), its events and
 the Prometheus metrics on --metrics-addr. With --enable-leader-election, several
@@ -78,6 +79,7 @@ replicas run and one reconciles. Logs go to stderr.`,
 	f.StringVar(&c.HealthAddr, "health-addr", c.HealthAddr, "address of the /healthz and /readyz endpoints; 0 turns them off")
 	f.IntVar(&c.Concurrent, "concurrent", c.Concurrent, "number of Routes reconciled at once")
 	f.DurationVar(&c.Interval, "interval", c.Interval, "how often a Ready Route is reconciled again to correct drift; changes are reconciled as they happen; 0 never")
+	f.DurationVar(&c.DrainDelay, "drain-delay", c.DrainDelay, "how long routing that takes traffic from a version's objects must have been live (and accepted by the data planes that report on it) before they are released, for the data planes to apply it; 0 at once")
 	f.StringVar(&c.GitDir, "git-dir", c.GitDir, "folder for the clones of Git sinks (default a folder in the system's temporary folder)")
 	f.StringSliceVar(&c.Namespaces, "watch-namespace", c.Namespaces, "reconcile only the Routes, and read only the objects, of these namespaces (repeatable; default all)")
 	f.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default the namespace of -n, or of the pod)")

@@ -519,6 +519,13 @@ type RouteStatus struct {
 	// +optional
 	LastAppliedRevision string `json:"lastAppliedRevision,omitempty"`
 
+	// LastAppliedTime is when LastAppliedRevision was first confirmed
+	// live, and its data planes accepted it. The objects its routing
+	// takes traffic from are released once it has been live for the
+	// controller's drain delay.
+	// +optional
+	LastAppliedTime *metav1.MicroTime `json:"lastAppliedTime,omitempty"`
+
 	// Inventory lists the objects the apply sink applied, so that those no
 	// longer rendered are pruned.
 	// +optional

@@ -327,6 +327,10 @@ func (in *RouteStatus) DeepCopyInto(out *RouteStatus) {
 		*out = make([]VersionStatus, len(*in))
 		copy(*out, *in)
 	}
+	if in.LastAppliedTime != nil {
+		in, out := &in.LastAppliedTime, &out.LastAppliedTime
+		*out = (*in).DeepCopy()
+	}
 	if in.Inventory != nil {
 		in, out := &in.Inventory, &out.Inventory
 		*out = make([]ResourceReference, len(*in))
