@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/iter8-tools/iter8/internal/image"
 	"github.com/iter8-tools/iter8/pkg/testenv"
@@ -48,7 +50,11 @@ func podman(t *testing.T, store string, args ...string) (string, string, error) 
 	if args[0] == "run" {
 		args = append([]string{"run", "--quiet", "--network", "host", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"}, args[1:]...)
 	}
-	cmd := exec.CommandContext(t.Context(), "podman", append(global, args...)...)
+	// Not t.Context(): that is done by the time the cleanup removes the
+	// containers, which must stop before the store's folder is removed.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "podman", append(global, args...)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
