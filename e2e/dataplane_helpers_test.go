@@ -96,28 +96,6 @@ func startDataPlane(t *testing.T, name string) *dataPlane {
 	return d
 }
 
-// startRouteController installs the Route controller with `kubectl
-// iter8-route install` and runs it as its ServiceAccount until the test
-// ends, so that the generated RBAC is what the real authorizer judges.
-// Extra flags follow the defaults.
-func startRouteController(t *testing.T, flags ...string) {
-	t.Helper()
-	ctx := t.Context()
-	mustKubectl(t, "", "iter8-route", "install", "--replicas=1")
-	mustKubectl(t, "", "wait", "--for=condition=established", "crd/routes.iter8.tools", "--timeout=60s")
-	token, err := env.Token(ctx, "iter8-system", "iter8-route-controller")
-	if err != nil {
-		t.Fatal(err)
-	}
-	saConfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := env.WriteKubeconfig(saConfig, "iter8-route-controller", token); err != nil {
-		t.Fatal(err)
-	}
-	testenv.StartProcess(t, "iter8-route-controller", nil, filepath.Join(binDir, "kubectl-iter8_route"), append([]string{"controller",
-		"--kubeconfig", saConfig, "-n", "iter8-system",
-		"--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--git-dir", t.TempDir(), "--log-encoding=console"}, flags...)...)
-}
-
 // examplePath is the path of a file of examples/gateway-api.
 func examplePath(t *testing.T, name string) string {
 	t.Helper()
@@ -128,11 +106,32 @@ func examplePath(t *testing.T, name string) string {
 	return filepath.Join(root, "examples", "gateway-api", name)
 }
 
-// applyRoute applies an example Route and waits until it is Ready.
+// applyRoute applies an example Route, waits until it is Ready, then until
+// Traefik routes by it: Traefik reports a route Accepted (what Ready waits
+// for) just before it routes by it, so the first requests after Ready may
+// still find no route. It polls with one request at a time, for at most 10s.
 func (d *dataPlane) applyRoute(t *testing.T, file string) {
 	t.Helper()
 	out := mustKubectl(t, "", "apply", "--server-side", "-n", d.ns, "-f", examplePath(t, file), "-o", "name")
 	d.waitRoute(t, strings.TrimPrefix(strings.TrimSpace(out), "route.iter8.tools/"))
+	probe := func(ctx context.Context) error {
+		_, err := d.get(ctx, checkoutHost, nil)
+		return err
+	}
+	if file == "grpc.yaml" {
+		hc := d.grpcClient(t, grpcHost)
+		probe = func(ctx context.Context) error {
+			_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
+			return err
+		}
+	}
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if err = probe(t.Context()); err == nil {
+			return
+		}
+	}
+	t.Fatalf("Traefik does not route by %s 10s after the Route is Ready: %v", file, err)
 }
 
 // waitRoute waits with `status -w` until the Route is Ready.

@@ -42,19 +42,7 @@ func TestRouteGitOpsWithFlux(t *testing.T) {
 	}
 
 	// The controller, installed and run as its ServiceAccount.
-	mustKubectl(t, "", "iter8-route", "install", "--replicas=1")
-	mustKubectl(t, "", "wait", "--for=condition=established", "crd/routes.iter8.tools", "--timeout=60s")
-	token, err := env.Token(ctx, "iter8-system", "iter8-route-controller")
-	if err != nil {
-		t.Fatal(err)
-	}
-	saConfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := env.WriteKubeconfig(saConfig, "iter8-route-controller", token); err != nil {
-		t.Fatal(err)
-	}
-	testenv.StartProcess(t, "iter8-route-controller", nil, filepath.Join(binDir, "kubectl-iter8_route"), "controller",
-		"--kubeconfig", saConfig, "-n", "iter8-system", "--enable-leader-election",
-		"--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--git-dir", t.TempDir(), "--log-encoding=console")
+	startRouteController(t, "--enable-leader-election")
 
 	// The fleet repository, behind credentials, that Flux applies.
 	srv := gittest.NewServer(t, gittest.ServerOptions{Username: "fleet", Password: "t0ken"})

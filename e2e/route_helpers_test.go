@@ -57,6 +57,28 @@ func mustKubectlOn(t *testing.T, e *testenv.Env, stdin string, args ...string) s
 	return out
 }
 
+// startRouteController installs the Route controller with `kubectl
+// iter8-route install` and runs it as its ServiceAccount until the test
+// ends, so that the generated RBAC is what the real authorizer judges.
+// Extra flags follow the defaults.
+func startRouteController(t *testing.T, flags ...string) {
+	t.Helper()
+	ctx := t.Context()
+	mustKubectl(t, "", "iter8-route", "install", "--replicas=1")
+	mustKubectl(t, "", "wait", "--for=condition=established", "crd/routes.iter8.tools", "--timeout=60s")
+	token, err := env.Token(ctx, "iter8-system", "iter8-route-controller")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saConfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := env.WriteKubeconfig(saConfig, "iter8-route-controller", token); err != nil {
+		t.Fatal(err)
+	}
+	testenv.StartProcess(t, "iter8-route-controller", nil, filepath.Join(binDir, "kubectl-iter8_route"), append([]string{"controller",
+		"--kubeconfig", saConfig, "-n", "iter8-system",
+		"--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--git-dir", t.TempDir(), "--log-encoding=console"}, flags...)...)
+}
+
 // startFlux builds (once, cached by version) and starts Flux's
 // source-controller and kustomize-controller against the control plane,
 // with their CRDs installed.
