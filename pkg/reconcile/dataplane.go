@@ -74,12 +74,17 @@ func (r *RouteReconciler) awaitDataPlane(ctx context.Context, out *render.Output
 // gatewayGVK is the Gateway API's Gateway.
 var gatewayGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "Gateway"}
 
-// servedGateways lists the route's parent Gateways (namespace/name) that
-// a controller accepted (their Accepted condition is True): those whose
-// controller will report on the route.
-func (r *RouteReconciler) servedGateways(ctx context.Context, o *unstructured.Unstructured) ([]string, error) {
+// parentGateway is a Gateway a route attaches to, by namespace/name.
+type parentGateway struct {
+	key string
+	obj *unstructured.Unstructured
+}
+
+// parentGateways reads the Gateways among the route's parentRefs that
+// exist (and that the controller may read), in the order of the refs.
+func (r *RouteReconciler) parentGateways(ctx context.Context, o *unstructured.Unstructured) ([]parentGateway, error) {
 	refs, _, _ := unstructured.NestedSlice(o.Object, "spec", "parentRefs")
-	var out []string
+	var out []parentGateway
 	for _, ref := range refs {
 		rm, _ := ref.(map[string]any)
 		if g, k := rm["group"], rm["kind"]; (g != nil && g != gatewayGVK.Group) || (k != nil && k != gatewayGVK.Kind) {
@@ -90,13 +95,27 @@ func (r *RouteReconciler) servedGateways(ctx context.Context, o *unstructured.Un
 		if err != nil {
 			return nil, err
 		}
-		if gw == nil {
-			continue
+		if gw != nil {
+			out = append(out, parentGateway{key: key, obj: gw})
 		}
-		conds, _, _ := unstructured.NestedSlice(gw.Object, "status", "conditions")
+	}
+	return out, nil
+}
+
+// servedGateways lists the route's parent Gateways (namespace/name) that
+// a controller accepted (their Accepted condition is True): those whose
+// controller will report on the route.
+func (r *RouteReconciler) servedGateways(ctx context.Context, o *unstructured.Unstructured) ([]string, error) {
+	gws, err := r.parentGateways(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, gw := range gws {
+		conds, _, _ := unstructured.NestedSlice(gw.obj.Object, "status", "conditions")
 		for _, c := range conds {
 			if cm, _ := c.(map[string]any); cm["type"] == "Accepted" && cm["status"] == "True" {
-				out = append(out, key)
+				out = append(out, gw.key)
 			}
 		}
 	}
@@ -200,27 +219,24 @@ func neededFeatures(o *unstructured.Unstructured) []string {
 // needs): applied, it would break the requests it matches (Traefik, for
 // one, answers 500 to every request of a rule with a filter it does not
 // implement). A class that lists no features is not judged.
-func (r *RouteReconciler) checkFeatures(ctx context.Context, out *render.Output, namespace string) error {
+func (r *RouteReconciler) checkFeatures(ctx context.Context, out *render.Output) error {
 	for _, o := range out.Objects {
 		needed := neededFeatures(o)
 		if len(needed) == 0 {
 			continue
 		}
-		refs, _, _ := unstructured.NestedSlice(o.Object, "spec", "parentRefs")
-		for _, ref := range refs {
-			rm, _ := ref.(map[string]any)
-			if g, k := rm["group"], rm["kind"]; (g != nil && g != gatewayGVK.Group) || (k != nil && k != gatewayGVK.Kind) {
-				continue
-			}
-			key := parentKey(namespace, ref)
-			gw, err := r.getUncached(ctx, gatewayGVK, key)
-			if err != nil || gw == nil {
-				return err
-			}
-			class, _, _ := unstructured.NestedString(gw.Object, "spec", "gatewayClassName")
+		gws, err := r.parentGateways(ctx, o)
+		if err != nil {
+			return err
+		}
+		for _, gw := range gws {
+			class, _, _ := unstructured.NestedString(gw.obj.Object, "spec", "gatewayClassName")
 			gc, err := r.getUncached(ctx, gatewayClassGVK, "/"+class)
-			if err != nil || gc == nil {
+			if err != nil {
 				return err
+			}
+			if gc == nil {
+				continue
 			}
 			features, _, _ := unstructured.NestedSlice(gc.Object, "status", "supportedFeatures")
 			if len(features) == 0 {
@@ -240,7 +256,7 @@ func (r *RouteReconciler) checkFeatures(ctx context.Context, out *render.Output,
 			}
 			if len(missing) > 0 {
 				return retry(ReasonRoutingNotSupported, "%s %s needs %s, which GatewayClass %s of Gateway %s does not support (status.supportedFeatures); the routing is left as it was",
-					o.GetKind(), o.GetName(), strings.Join(missing, " and "), class, key)
+					o.GetKind(), o.GetName(), strings.Join(missing, " and "), class, gw.key)
 			}
 		}
 	}

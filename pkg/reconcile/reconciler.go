@@ -242,7 +242,7 @@ func (r *RouteReconciler) reconcile(ctx context.Context, sp *patch.SerialPatcher
 		rendered.Traffic[i].Reason = whys[i]
 	}
 
-	if err := r.checkFeatures(ctx, rendered, route.Namespace); err != nil {
+	if err := r.checkFeatures(ctx, rendered); err != nil {
 		return nil, err
 	}
 	res, err := r.write(ctx, route, rendered)
