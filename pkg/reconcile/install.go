@@ -170,6 +170,7 @@ func controllerRules(resources []string) []rbacv1.PolicyRule {
 		{APIGroups: []string{"iter8.tools"}, Resources: []string{"routes/finalizers"}, Verbs: []string{"update"}},
 		// What the renderers render: applied server-side, pruned.
 		{APIGroups: []string{"networking.istio.io"}, Resources: []string{"virtualservices", "destinationrules", "serviceentries"}, Verbs: []string{"get", "create", "patch", "delete"}},
+		{APIGroups: []string{"traefik.io"}, Resources: []string{"ingressroutes", "traefikservices", "middlewares"}, Verbs: []string{"get", "create", "patch", "delete"}},
 		// Gateway API routes are watched too: their status says whether
 		// the Gateways' controllers accepted them.
 		{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"httproutes", "grpcroutes"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},

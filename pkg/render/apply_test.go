@@ -27,7 +27,7 @@ var env *testenv.Env
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
 
 // TestGoldenAppliesToAPIServer applies every golden object to a real API
-// server with the official Istio and Gateway API CRDs installed, with strict
+// server with the official Istio, Gateway API and Traefik CRDs installed, with strict
 // field validation: their schemas and CEL rules accept what we render, and
 // no field is unknown to them.
 func TestGoldenAppliesToAPIServer(t *testing.T) {
@@ -40,7 +40,11 @@ func TestGoldenAppliesToAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.InstallCRDs(ctx, gw, istio); err != nil {
+	traefik, err := testenv.TraefikCRDs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.InstallCRDs(ctx, gw, istio, traefik); err != nil {
 		t.Fatal(err)
 	}
 	dyn, err := dynamic.NewForConfig(env.Config)

@@ -48,6 +48,7 @@ type Renderer interface {
 var renderers = map[v1alpha1.Provider]Renderer{
 	v1alpha1.ProviderIstio:           istio{},
 	v1alpha1.ProviderGatewayAPI:      gatewayAPI{},
+	v1alpha1.ProviderTraefik:         traefik{},
 	v1alpha1.ProviderKServe:          kserve{},
 	v1alpha1.ProviderKServeModelMesh: modelMesh{},
 }

@@ -50,6 +50,8 @@ func goldenCases(t *testing.T) []goldenCase {
 		goldenCase{"istio-canary-v2-not-ready", "istio-canary", []string{"v1"}},
 		goldenCase{"gateway-api-mirror-v2-not-ready", "gateway-api-mirror", []string{"v1"}},
 		goldenCase{"gateway-api-abn-none-ready", "gateway-api-abn", []string{}},
+		goldenCase{"traefik-mirror-v2-not-ready", "traefik-mirror", []string{"v1"}},
+		goldenCase{"traefik-blue-green-primary-not-ready", "traefik-blue-green", []string{"v2"}},
 		goldenCase{"kserve-modelmesh-abn-v2-not-ready", "kserve-modelmesh-abn", []string{"v1", "v3"}},
 	)
 }
@@ -271,6 +273,19 @@ func TestRenderRefusesInvalidRoutes(t *testing.T) {
 		{"Gateway API host that is an address", func(r *v1alpha1.Route) {
 			r.Spec.Provider, r.Spec.Hosts = v1alpha1.ProviderGatewayAPI, []string{"10.0.0.1"}
 		}, `invalid Route checkout: spec.hosts[0]: Invalid value: "10.0.0.1": the Gateway API takes host names, not IP addresses`},
+		{"shared Service on Traefik", func(r *v1alpha1.Route) {
+			r.Spec.Provider = v1alpha1.ProviderTraefik
+			r.Spec.Versions[1].Service.Name = r.Spec.Versions[0].Service.Name
+		}, `invalid Route checkout: spec.versions[1].service.name: Invalid value: "checkout-a": versions a and b share Service checkout-a: Traefik routes to whole Services, so each version needs its own`},
+		{"Traefik host that is an address", func(r *v1alpha1.Route) {
+			r.Spec.Provider, r.Spec.Hosts = v1alpha1.ProviderTraefik, []string{"checkout.example.com", "10.0.0.2"}
+		}, `invalid Route checkout: spec.hosts[1]: Invalid value: "10.0.0.2": Traefik's Host rule takes host names, not IP addresses`},
+		{"backtick in a Traefik rule", func(r *v1alpha1.Route) {
+			r.Spec.Provider, r.Spec.Strategy = v1alpha1.ProviderTraefik, v1alpha1.StrategyCanary
+			r.Spec.Versions[0].Match = []v1alpha1.Match{{Headers: []v1alpha1.HeaderMatch{{Name: "x-group", Value: "a`b"}}}}
+			r.Spec.Versions[2].Match = []v1alpha1.Match{{Cookie: &v1alpha1.CookieMatch{Name: "c`", Value: "1"}}}
+		}, "invalid Route checkout: [spec.versions[0].match[0].headers[0].value: Invalid value: \"a`b\": Traefik rules quote values with backticks, so a value cannot hold one, " +
+			"spec.versions[2].match[0].cookie.name: Invalid value: \"c`\": Traefik rules quote values with backticks, so a value cannot hold one]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -145,6 +145,16 @@ func IstioCRDs(ctx context.Context) (string, error) {
 	return filepath.Join(dir, "kubernetes", "customresourcedefinitions.gen.yaml"), nil
 }
 
+// TraefikCRDs returns the file with Traefik's CRDs (traefik.io) in the Go
+// module cache, at the version hack/tools/traefik builds.
+func TraefikCRDs(ctx context.Context) (string, error) {
+	dir, err := toolsModuleDir(ctx, "traefik", "github.com/traefik/traefik/v3")
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "docs", "content", "reference", "dynamic-configuration", "kubernetes-crd-definition-v1.yml"), nil
+}
+
 // FluxCRDs returns the folders of the CRDs of Flux's source-controller and
 // kustomize-controller in the Go module cache, at the versions pinned in
 // hack/tools/flux/go.mod (which builds them for the end-to-end tests).

@@ -63,7 +63,8 @@ The controller may read and watch Routes, Services, Deployments, KServe
 InferenceServices and Flux Kustomizations; patch the Services, Deployments and
 InferenceServices that versions name (to hold them with its finalizer); apply and
 delete the routing it renders (Istio VirtualServices, DestinationRules and
-ServiceEntries, Gateway API HTTPRoutes and GRPCRoutes, Services); get Secrets (the
+ServiceEntries, Gateway API HTTPRoutes and GRPCRoutes, Traefik IngressRoutes,
+TraefikServices and Middlewares, Services); get Secrets (the
 credentials of Git sinks); write events; and hold a Lease in its namespace. For
 readiness objects of other kinds, add --readiness-resource GROUP/RESOURCE.
 

@@ -377,7 +377,7 @@ spec:
 		want string
 	}{
 		{[]string{"generate", "-f", "provider.yaml", "--out", "out"},
-			"Error: provider.yaml is not a valid Route:\n  provider.yaml:6: spec.provider: Unsupported value: \"linkerd\": supported values: \"istio\", \"gateway-api\", \"kserve\", \"kserve-modelmesh\"\n"},
+			"Error: provider.yaml is not a valid Route:\n  provider.yaml:6: spec.provider: Unsupported value: \"linkerd\": supported values: \"istio\", \"gateway-api\", \"traefik\", \"kserve\", \"kserve-modelmesh\"\n"},
 		{[]string{"generate", "-f", "strategy.yaml", "--out", "out"},
 			"Error: strategy.yaml is not a valid Route:\n  strategy.yaml:7: spec.strategy: Unsupported value: \"shadow\": supported values: \"blue-green\", \"canary\", \"mirror\", \"abn\"\n"},
 		{[]string{"generate", "-f", "weight.yaml", "--out", "out"},

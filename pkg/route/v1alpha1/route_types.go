@@ -6,7 +6,7 @@ import (
 
 // Provider names the mesh or serving layer whose routing resources a Route
 // renders.
-// +kubebuilder:validation:Enum=istio;gateway-api;kserve;kserve-modelmesh
+// +kubebuilder:validation:Enum=istio;gateway-api;traefik;kserve;kserve-modelmesh
 type Provider string
 
 // The providers.
@@ -18,6 +18,10 @@ const (
 	// ProviderGatewayAPI renders a Gateway API HTTPRoute, or a GRPCRoute
 	// when the protocol is grpc (gateway.networking.k8s.io/v1).
 	ProviderGatewayAPI Provider = "gateway-api"
+	// ProviderTraefik renders Traefik's IngressRoute, TraefikService and
+	// Middlewares (traefik.io/v1alpha1), for Traefik's kubernetescrd
+	// provider: unlike its Gateway API provider, it mirrors.
+	ProviderTraefik Provider = "traefik"
 	// ProviderKServe renders an Istio VirtualService to each version's KServe
 	// InferenceService predictor (serverless mode), through the Knative
 	// local gateway.
@@ -29,7 +33,7 @@ const (
 )
 
 // Providers lists every provider, in documentation order.
-var Providers = []Provider{ProviderIstio, ProviderGatewayAPI, ProviderKServe, ProviderKServeModelMesh}
+var Providers = []Provider{ProviderIstio, ProviderGatewayAPI, ProviderTraefik, ProviderKServe, ProviderKServeModelMesh}
 
 // Strategy says how traffic is shared between versions.
 // +kubebuilder:validation:Enum=blue-green;canary;mirror;abn
@@ -133,10 +137,12 @@ type Route struct {
 // +kubebuilder:validation:XValidation:rule="self.strategy == 'canary' || self.versions.all(v, !has(v.match))",message="match is used only by the canary strategy",fieldPath=".versions"
 // +kubebuilder:validation:XValidation:rule="self.strategy != 'canary' || (self.versions.exists(v, has(v.primary) && v.primary) ? self.versions.all(v, (has(v.primary) && v.primary) != has(v.match)) : self.versions.all(v, (v.name == self.versions[0].name) != has(v.match)))",message="a canary needs a match on every version but the primary, and none on the primary",fieldPath=".versions"
 // +kubebuilder:validation:XValidation:rule="self.strategy != 'mirror' || (self.versions.exists(v, has(v.primary) && v.primary) ? self.versions.all(v, !(has(v.primary) && v.primary) || !has(v.weight)) : self.versions.all(v, v.name != self.versions[0].name || !has(v.weight)))",message="in a mirror the primary takes all traffic: weight is the percentage copied to each other version",fieldPath=".versions"
-// +kubebuilder:validation:XValidation:rule="self.provider in ['kserve', 'kserve-modelmesh'] ? !self.versions.exists(v, has(v.service)) : !self.versions.exists(v, has(v.inferenceService))",message="providers istio and gateway-api route to a version's service, kserve and kserve-modelmesh to its inferenceService",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="self.provider in ['kserve', 'kserve-modelmesh'] ? !self.versions.exists(v, has(v.service)) : !self.versions.exists(v, has(v.inferenceService))",message="providers istio, gateway-api and traefik route to a version's service, kserve and kserve-modelmesh to its inferenceService",fieldPath=".versions"
 // +kubebuilder:validation:XValidation:rule="!(self.strategy == 'mirror' && self.provider in ['kserve', 'kserve-modelmesh'])",message="strategy mirror is not supported by providers kserve and kserve-modelmesh",fieldPath=".strategy"
 // +kubebuilder:validation:XValidation:rule="self.provider == 'gateway-api' || !has(self.parentRefs)",message="parentRefs are used only by provider gateway-api",fieldPath=".parentRefs"
 // +kubebuilder:validation:XValidation:rule="self.provider != 'gateway-api' || !has(self.gateways)",message="gateways are not used by provider gateway-api: use parentRefs",fieldPath=".gateways"
+// +kubebuilder:validation:XValidation:rule="self.provider != 'traefik' || !has(self.gateways)",message="gateways are not used by provider traefik: use entryPoints",fieldPath=".gateways"
+// +kubebuilder:validation:XValidation:rule="self.provider == 'traefik' || !has(self.entryPoints)",message="entryPoints are used only by provider traefik",fieldPath=".entryPoints"
 // +kubebuilder:validation:XValidation:rule="self.provider in ['gateway-api', 'kserve-modelmesh'] || !has(self.port)",message="port is used only by providers gateway-api and kserve-modelmesh",fieldPath=".port"
 // +kubebuilder:validation:XValidation:rule="self.provider == 'istio' || self.versions.all(v, !has(v.service) || !has(v.service.labels))",message="service labels (DestinationRule subsets) are used only by provider istio",fieldPath=".versions"
 // +kubebuilder:validation:XValidation:rule="!has(self.protocol) || self.protocol != 'grpc' || self.versions.all(v, !has(v.match) || v.match.all(m, !has(m.cookie)))",message="gRPC has no cookies: match a header",fieldPath=".versions"
@@ -152,7 +158,8 @@ type RouteSpec struct {
 	// istio and kserve: <app>.<namespace>.svc.cluster.local; for
 	// kserve-modelmesh: <app>.<namespace>, <app>.<namespace>.svc and
 	// <app>.<namespace>.svc.cluster.local; for gateway-api: none (the
-	// HTTPRoute's hostnames are left to its parents).
+	// HTTPRoute's hostnames are left to its parents); for traefik: none
+	// (any host).
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=16
@@ -174,7 +181,7 @@ type RouteSpec struct {
 	Protocol Protocol `json:"protocol,omitempty"`
 
 	// Provider is the mesh or serving layer whose resources are rendered:
-	// istio, gateway-api, kserve or kserve-modelmesh.
+	// istio, gateway-api, traefik, kserve or kserve-modelmesh.
 	Provider Provider `json:"provider"`
 
 	// Strategy says how traffic is shared: blue-green, canary, mirror or
@@ -184,7 +191,7 @@ type RouteSpec struct {
 	// Gateways are the Istio gateways (namespace/name) the VirtualService
 	// applies to; "mesh" means the sidecars. Default: the sidecars only; for
 	// kserve: knative-serving/knative-local-gateway and mesh. Not used by
-	// gateway-api.
+	// gateway-api or traefik.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=16
@@ -198,6 +205,14 @@ type RouteSpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
 	ParentRefs []ParentReference `json:"parentRefs,omitempty"`
+
+	// EntryPoints are the Traefik entry points the IngressRoute listens
+	// on. Default: Traefik's default entry points. Used only by traefik.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	EntryPoints []string `json:"entryPoints,omitempty"`
 
 	// Versions are the versions of the app. The primary (the one marked
 	// primary, else the first) takes the traffic no other rule takes, and

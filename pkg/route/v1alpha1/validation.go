@@ -108,10 +108,20 @@ func (r *Route) Validate() field.ErrorList {
 	}
 	if len(s.Gateways) > 0 {
 		p := spec.Child("gateways")
-		if s.Provider == ProviderGatewayAPI {
+		switch s.Provider {
+		case ProviderGatewayAPI:
 			errs = append(errs, field.Forbidden(p, "gateways are not used by provider gateway-api: use parentRefs"))
+		case ProviderTraefik:
+			errs = append(errs, field.Forbidden(p, "gateways are not used by provider traefik: use entryPoints"))
 		}
 		errs = append(errs, validateList(s.Gateways, p, maxListItems)...)
+	}
+	if len(s.EntryPoints) > 0 {
+		p := spec.Child("entryPoints")
+		if s.Provider != ProviderTraefik {
+			errs = append(errs, field.Forbidden(p, "entryPoints are used only by provider traefik"))
+		}
+		errs = append(errs, validateList(s.EntryPoints, p, maxListItems)...)
 	}
 	if len(s.ParentRefs) > 0 {
 		p := spec.Child("parentRefs")

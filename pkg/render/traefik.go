@@ -1,0 +1,212 @@
+package render
+
+import (
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
+)
+
+// traefik renders Traefik's own resources (traefik.io/v1alpha1): an
+// IngressRoute whose default route goes to a TraefikService that splits
+// (weighted) or copies (mirroring) the traffic, a route per matched version,
+// and a headers Middleware per version that names it in responses. Unlike
+// Traefik's Gateway API provider, this renders mirror.
+type traefik struct{}
+
+func (traefik) Strategies() []v1alpha1.Strategy { return v1alpha1.Strategies }
+
+// Validate checks that every version has a Service of its own (Traefik
+// routes to whole Services), that hosts are names, and that no value put in
+// a rule holds a backtick, which quotes values in Traefik's rule syntax.
+func (traefik) Validate(r *v1alpha1.Route) field.ErrorList {
+	errs := append(ownServices(r, "Traefik routes"), hostNames(r, "Traefik's Host rule takes")...)
+	for i, v := range r.Spec.Versions {
+		for j, m := range v.Match {
+			mp := field.NewPath("spec", "versions").Index(i).Child("match").Index(j)
+			for k, h := range m.Headers {
+				hp := mp.Child("headers").Index(k)
+				errs = append(errs, noBacktick(hp.Child("name"), h.Name)...)
+				errs = append(errs, noBacktick(hp.Child("value"), h.Value)...)
+			}
+			if c := m.Cookie; c != nil {
+				errs = append(errs, noBacktick(mp.Child("cookie", "name"), c.Name)...)
+				errs = append(errs, noBacktick(mp.Child("cookie", "value"), c.Value)...)
+			}
+		}
+	}
+	return errs
+}
+
+func noBacktick(p *field.Path, v string) field.ErrorList {
+	if strings.Contains(v, "`") {
+		return field.ErrorList{field.Invalid(p, v, "Traefik rules quote values with backticks, so a value cannot hold one")}
+	}
+	return nil
+}
+
+// The kinds rendered, in traefik.io/v1alpha1.
+type (
+	traefikObject struct {
+		metav1.TypeMeta   `json:",inline"`
+		metav1.ObjectMeta `json:"metadata"`
+		Spec              any `json:"spec"`
+	}
+	ingressRouteSpec struct {
+		EntryPoints []string       `json:"entryPoints,omitempty"`
+		Routes      []traefikRoute `json:"routes"`
+	}
+	traefikRoute struct {
+		Match    string           `json:"match"`
+		Kind     string           `json:"kind"`
+		Priority int              `json:"priority"`
+		Services []traefikBackend `json:"services"`
+	}
+	// traefikBackend is Traefik's LoadBalancerSpec: a Kubernetes Service
+	// or a TraefikService.
+	traefikBackend struct {
+		Name        string          `json:"name"`
+		Kind        string          `json:"kind,omitempty"`
+		Port        int32           `json:"port,omitempty"`
+		Scheme      string          `json:"scheme,omitempty"`
+		Weight      *int32          `json:"weight,omitempty"`
+		Percent     int32           `json:"percent,omitempty"`
+		Middlewares []middlewareRef `json:"middlewares,omitempty"`
+	}
+	middlewareRef struct {
+		Name string `json:"name"`
+	}
+	traefikServiceSpec struct {
+		Weighted  *weighted  `json:"weighted,omitempty"`
+		Mirroring *mirroring `json:"mirroring,omitempty"`
+	}
+	weighted struct {
+		Services []traefikBackend `json:"services"`
+	}
+	mirroring struct {
+		traefikBackend `json:",inline"`
+		Mirrors        []traefikBackend `json:"mirrors,omitempty"`
+	}
+	middlewareSpec struct {
+		Headers struct {
+			CustomResponseHeaders map[string]string `json:"customResponseHeaders"`
+		} `json:"headers"`
+	}
+)
+
+func traefikMeta(kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: "traefik.io/v1alpha1", Kind: kind}
+}
+
+func (traefik) Render(p *Plan) ([]*unstructured.Unstructured, error) {
+	s := &p.Route.Spec
+	service := func(i int) traefikBackend {
+		v := p.version(i)
+		b := traefikBackend{Name: v.Service.Name, Port: v.Service.Port, Middlewares: []middlewareRef{{Name: versionMiddleware(p, i)}}}
+		if s.Protocol == v1alpha1.ProtocolGRPC {
+			b.Scheme = "h2c"
+		}
+		return b
+	}
+
+	ir := ingressRouteSpec{EntryPoints: s.EntryPoints}
+	hosts := hostRule(s.Hosts)
+	// Matched versions come first, in the Route's order, above the default.
+	priority := len(p.Traffic) + 1
+	for i, t := range p.Traffic {
+		if !t.Matched {
+			continue
+		}
+		ir.Routes = append(ir.Routes, traefikRoute{Match: and(hosts, traefikMatches(p, i)), Kind: "Rule", Priority: priority, Services: []traefikBackend{service(i)}})
+		priority--
+	}
+	def := hosts
+	if def == "" {
+		def = "PathPrefix(`/`)"
+	}
+	ir.Routes = append(ir.Routes, traefikRoute{Match: def, Kind: "Rule", Priority: 1, Services: []traefikBackend{{Name: s.App, Kind: "TraefikService"}}})
+
+	var ts traefikServiceSpec
+	if s.Strategy == v1alpha1.StrategyMirror {
+		m := &mirroring{traefikBackend: service(p.Primary)}
+		for i, t := range p.Traffic {
+			if t.MirrorPercent > 0 {
+				b := service(i)
+				b.Middlewares, b.Percent = nil, t.MirrorPercent // a mirror's responses are discarded
+				m.Mirrors = append(m.Mirrors, b)
+			}
+		}
+		ts.Mirroring = m
+	} else {
+		w := &weighted{}
+		for i, t := range p.Traffic {
+			if t.Weight > 0 {
+				b := service(i)
+				b.Weight = &t.Weight
+				w.Services = append(w.Services, b)
+			}
+		}
+		ts.Weighted = w
+	}
+
+	objs := []any{
+		&traefikObject{TypeMeta: traefikMeta("IngressRoute"), ObjectMeta: objectMeta(p, s.App), Spec: ir},
+		&traefikObject{TypeMeta: traefikMeta("TraefikService"), ObjectMeta: objectMeta(p, s.App), Spec: ts},
+	}
+	for i := range s.Versions {
+		var m middlewareSpec
+		m.Headers.CustomResponseHeaders = map[string]string{v1alpha1.VersionHeader: p.Traffic[i].Name}
+		objs = append(objs, &traefikObject{TypeMeta: traefikMeta("Middleware"), ObjectMeta: objectMeta(p, versionMiddleware(p, i)), Spec: m})
+	}
+	return gitops.ToUnstructured(objs...)
+}
+
+// versionMiddleware names the Middleware that names the i-th version in
+// responses.
+func versionMiddleware(p *Plan, i int) string {
+	return p.Route.Spec.App + "-" + p.Traffic[i].Name
+}
+
+// hostRule matches any of the hosts; "" when there are none.
+func hostRule(hosts []string) string {
+	var or []string
+	for _, h := range hosts {
+		or = append(or, "Host(`"+h+"`)")
+	}
+	return strings.Join(or, " || ")
+}
+
+// traefikMatches is the rule a request needs to reach the i-th version: its
+// name in x-iter8-version (abn), or any of its canary matches.
+func traefikMatches(p *Plan, i int) string {
+	var or []string
+	for _, hs := range headerMatches(p, i) {
+		var and []string
+		for _, h := range hs {
+			if h.Type != nil {
+				// Traefik's HeaderRegexp finds the expression anywhere in
+				// the value; a Route's matches the whole value.
+				and = append(and, "HeaderRegexp(`"+string(h.Name)+"`, `^(?:"+h.Value+")$`)")
+			} else {
+				and = append(and, "Header(`"+string(h.Name)+"`, `"+h.Value+"`)")
+			}
+		}
+		or = append(or, strings.Join(and, " && "))
+	}
+	return strings.Join(or, " || ")
+}
+
+// and joins two rules, either of which may be empty, each in parentheses.
+func and(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return "(" + a + ") && (" + b + ")"
+}
