@@ -70,23 +70,23 @@ func startDataPlane(t *testing.T, name string) *dataPlane {
 		// A Gateway outlives neither its test nor its Traefik (the
 		// control plane runs no namespace controller to delete it with
 		// its namespace).
-		out, err := exec.Command(kubectl, "--kubeconfig", env.Kubeconfig, "delete", "-n", ns, "-f", examplePath(t, "gateway.yaml")).CombinedOutput()
+		out, err := exec.Command(kubectl, "--kubeconfig", env.Kubeconfig, "delete", "-n", ns, "-f", examplePath(t, "gateway-api/gateway.yaml")).CombinedOutput()
 		if err != nil {
 			t.Errorf("deleting the Gateway: %v: %s", err, out)
 		}
 	})
-	mustKubectl(t, "", "apply", "--server-side", "-n", ns, "-f", examplePath(t, "gateway.yaml"), "-f", examplePath(t, "app.yaml"))
+	mustKubectl(t, "", "apply", "--server-side", "-n", ns, "-f", examplePath(t, "gateway-api/gateway.yaml"), "-f", examplePath(t, "gateway-api/app.yaml"))
 	for _, v := range []string{"v1", "v2"} {
 		setAvailability(t, ns, "checkout-"+v, true)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			// t.Context() is done by now.
-			out, _ := exec.Command(kubectl, "--kubeconfig", env.Kubeconfig, "get", "-n", ns, "gateways,httproutes,grpcroutes,routes", "-o", "yaml").CombinedOutput()
-			t.Logf("Gateway API objects and Routes:\n%s", out)
+			out, _ := exec.Command(kubectl, "--kubeconfig", env.Kubeconfig, "get", "-n", ns, "gateways,httproutes,grpcroutes,ingressroutes,traefikservices,middlewares,routes", "-o", "yaml").CombinedOutput()
+			t.Logf("Gateway API and Traefik objects and Routes:\n%s", out)
 		}
 	})
-	tr := env.StartTraefik(t, gatewayPort)
+	tr := env.StartTraefik(t, ns, gatewayPort)
 	mustKubectl(t, "", "wait", "-n", ns, "--for=condition=Programmed", "gateway/shop", "--timeout=60s")
 	d := &dataPlane{ns: ns, addr: tr.Addrs[gatewayPort], client: &http.Client{
 		Timeout:   5 * time.Second,
@@ -96,17 +96,18 @@ func startDataPlane(t *testing.T, name string) *dataPlane {
 	return d
 }
 
-// examplePath is the path of a file of examples/gateway-api.
+// examplePath is the path of a file of examples/, e.g.
+// gateway-api/blue-green.yaml.
 func examplePath(t *testing.T, name string) string {
 	t.Helper()
 	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(root, "examples", "gateway-api", name)
+	return filepath.Join(root, "examples", name)
 }
 
-// applyRoute applies an example Route, waits until it is Ready, then until
+// applyRoute applies an example Route (a file of examples/), waits until it is Ready, then until
 // Traefik routes by it: Traefik reports a route Accepted (what Ready waits
 // for) just before it routes by it, so the first requests after Ready may
 // still find no route. It polls with one request at a time, for at most 10s.
@@ -118,7 +119,7 @@ func (d *dataPlane) applyRoute(t *testing.T, file string) {
 		_, err := d.get(ctx, checkoutHost, nil)
 		return err
 	}
-	if file == "grpc.yaml" {
+	if file == "gateway-api/grpc.yaml" {
 		hc := d.grpcClient(t, grpcHost)
 		probe = func(ctx context.Context) error {
 			_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})

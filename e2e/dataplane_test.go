@@ -23,30 +23,35 @@ const (
 )
 
 // TestBlueGreenThroughTraefik routes real requests by what the controller
-// renders from examples/gateway-api/blue-green.yaml: 90/10 is exactly what
-// Traefik's weighted round robin promises, and a weight change is live on
-// the wire once the Route is Ready again.
+// renders from examples/gateway-api/blue-green.yaml (an HTTPRoute) and
+// examples/traefik/blue-green.yaml (a weighted TraefikService): 90/10 is
+// exactly what Traefik's weighted round robin promises, and a weight change
+// is live on the wire once the Route is Ready again.
 func TestBlueGreenThroughTraefik(t *testing.T) {
-	d := startDataPlane(t, "dp-blue-green")
-	v1, v2 := d.serveHTTP(t, "v1"), d.serveHTTP(t, "v2")
-	d.applyRoute(t, "blue-green.yaml")
+	for _, file := range []string{"gateway-api/blue-green.yaml", "traefik/blue-green.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			d := startDataPlane(t, "dp-blue-green")
+			v1, v2 := d.serveHTTP(t, "v1"), d.serveHTTP(t, "v2")
+			d.applyRoute(t, file)
 
-	s1, s2 := v1.served.Load(), v2.served.Load()
-	got := d.count(t, checkoutHost, nil, 2000)
-	if !within(got["v1"], 1800, 2000) || !within(got["v2"], 200, 2000) || len(got) != 2 {
-		t.Errorf("90/10 over 2,000 requests: %v", got)
-	}
-	if a, b := int(v1.served.Load()-s1), int(v2.served.Load()-s2); a != got["v1"] || b != got["v2"] {
-		t.Errorf("the backends served v1 %d, v2 %d; the answers said %v", a, b, got)
-	}
+			s1, s2 := v1.served.Load(), v2.served.Load()
+			got := d.count(t, checkoutHost, nil, 2000)
+			if !within(got["v1"], 1800, 2000) || !within(got["v2"], 200, 2000) || len(got) != 2 {
+				t.Errorf("90/10 over 2,000 requests: %v", got)
+			}
+			if a, b := int(v1.served.Load()-s1), int(v2.served.Load()-s2); a != got["v1"] || b != got["v2"] {
+				t.Errorf("the backends served v1 %d, v2 %d; the answers said %v", a, b, got)
+			}
 
-	start := time.Now()
-	mustKubectl(t, "", "iter8-route", "set-weight", "checkout", "v1=50", "v2=50", "-n", d.ns)
-	d.waitRoute(t, "checkout")
-	t.Logf("set-weight to Ready: %s", time.Since(start).Round(time.Millisecond))
-	got = d.count(t, checkoutHost, nil, 2000)
-	if !within(got["v1"], 1000, 2000) || !within(got["v2"], 1000, 2000) {
-		t.Errorf("50/50 over 2,000 requests, right after the Route was Ready: %v", got)
+			start := time.Now()
+			mustKubectl(t, "", "iter8-route", "set-weight", "checkout", "v1=50", "v2=50", "-n", d.ns)
+			d.waitRoute(t, "checkout")
+			t.Logf("set-weight to Ready: %s", time.Since(start).Round(time.Millisecond))
+			got = d.count(t, checkoutHost, nil, 2000)
+			if !within(got["v1"], 1000, 2000) || !within(got["v2"], 1000, 2000) {
+				t.Errorf("50/50 over 2,000 requests, right after the Route was Ready: %v", got)
+			}
+		})
 	}
 }
 
@@ -57,7 +62,7 @@ func TestReadinessMovesTrafficThroughTraefik(t *testing.T) {
 	d := startDataPlane(t, "dp-readiness")
 	d.serveHTTP(t, "v1")
 	d.serveHTTP(t, "v2")
-	d.applyRoute(t, "blue-green.yaml")
+	d.applyRoute(t, "gateway-api/blue-green.yaml")
 	mustKubectl(t, "", "iter8-route", "set-weight", "checkout", "v1=50", "v2=50", "-n", d.ns)
 	d.waitRoute(t, "checkout")
 
@@ -114,12 +119,9 @@ func TestReadinessMovesTrafficThroughTraefik(t *testing.T) {
 
 // TestCanaryThroughTraefik: requests with the canary header or cookie
 // reach the candidate, the others the primary; and none reach a candidate
-// that is not ready.
+// that is not ready; rendered as an HTTPRoute and as Traefik's
+// IngressRoute.
 func TestCanaryThroughTraefik(t *testing.T) {
-	d := startDataPlane(t, "dp-canary")
-	d.serveHTTP(t, "v1")
-	d.serveHTTP(t, "v2")
-	d.applyRoute(t, "canary.yaml")
 	cases := []struct {
 		header http.Header
 		want   string
@@ -132,22 +134,30 @@ func TestCanaryThroughTraefik(t *testing.T) {
 		{http.Header{"Cookie": {"canary=yesplease"}}, "v1"},
 		{http.Header{"Cookie": {"notcanary=yes"}}, "v1"},
 	}
-	check := func(readyV2 bool) {
-		t.Helper()
-		for _, c := range cases {
-			want := c.want
-			if !readyV2 {
-				want = "v1"
+	for _, file := range []string{"gateway-api/canary.yaml", "traefik/canary.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			d := startDataPlane(t, "dp-canary")
+			d.serveHTTP(t, "v1")
+			d.serveHTTP(t, "v2")
+			d.applyRoute(t, file)
+			check := func(readyV2 bool) {
+				t.Helper()
+				for _, c := range cases {
+					want := c.want
+					if !readyV2 {
+						want = "v1"
+					}
+					if got := d.count(t, checkoutHost, c.header, 50); got[want] != 50 {
+						t.Errorf("v2 ready %t, header %v: %v, want all %s", readyV2, c.header, got, want)
+					}
+				}
 			}
-			if got := d.count(t, checkoutHost, c.header, 50); got[want] != 50 {
-				t.Errorf("v2 ready %t, header %v: %v, want all %s", readyV2, c.header, got, want)
-			}
-		}
+			check(true)
+			setAvailability(t, d.ns, "checkout-v2", false)
+			d.waitRoute(t, "checkout")
+			check(false)
+		})
 	}
-	check(true)
-	setAvailability(t, d.ns, "checkout-v2", false)
-	d.waitRoute(t, "checkout")
-	check(false)
 }
 
 // TestABNThroughTraefik: x-iter8-version picks the version, and every
@@ -157,7 +167,7 @@ func TestABNThroughTraefik(t *testing.T) {
 	d := startDataPlane(t, "dp-abn")
 	d.serveHTTP(t, "v1")
 	d.serveHTTP(t, "v2")
-	d.applyRoute(t, "abn.yaml")
+	d.applyRoute(t, "gateway-api/abn.yaml")
 	for _, c := range []struct{ header, want string }{{"", "v1"}, {"v1", "v1"}, {"v2", "v2"}, {"v3", "v1"}} {
 		h := http.Header{}
 		if c.header != "" {
@@ -174,7 +184,7 @@ func TestABNThroughTraefik(t *testing.T) {
 func TestGRPCThroughTraefik(t *testing.T) {
 	d := startDataPlane(t, "dp-grpc")
 	v1, v2 := d.serveGRPC(t, "v1"), d.serveGRPC(t, "v2")
-	d.applyRoute(t, "grpc.yaml")
+	d.applyRoute(t, "gateway-api/grpc.yaml")
 	hc := d.grpcClient(t, grpcHost)
 	s1, s2 := v1.served.Load(), v2.served.Load()
 	const n = 2000
@@ -199,8 +209,8 @@ func TestDeletionUnderLoadWithTwoRoutes(t *testing.T) {
 	h2 := d.serveHTTP(t, "v2")
 	d.serveGRPC(t, "v1")
 	g2 := d.serveGRPC(t, "v2")
-	d.applyRoute(t, "blue-green.yaml")
-	d.applyRoute(t, "grpc.yaml")
+	d.applyRoute(t, "gateway-api/blue-green.yaml")
+	d.applyRoute(t, "gateway-api/grpc.yaml")
 	dep, err := env.Client.AppsV1().Deployments(d.ns).Get(ctx, "checkout-v2", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -259,8 +269,8 @@ func TestMirrorRefusedWhereUnsupported(t *testing.T) {
 	d := startDataPlane(t, "dp-mirror")
 	d.serveHTTP(t, "v1")
 	d.serveHTTP(t, "v2")
-	d.applyRoute(t, "blue-green.yaml")
-	mustKubectl(t, "", "apply", "--server-side", "-n", d.ns, "-f", examplePath(t, "mirror.yaml"))
+	d.applyRoute(t, "gateway-api/blue-green.yaml")
+	mustKubectl(t, "", "apply", "--server-side", "-n", d.ns, "-f", examplePath(t, "gateway-api/mirror.yaml"))
 	waitFor(t, "the Route says the Gateway's class cannot mirror", func() (bool, string) {
 		out, _, _ := kubectlAdmin(t, "", "get", "route", "checkout", "-n", d.ns, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message}`)
 		return strings.HasPrefix(out, reconcile.ReasonRoutingNotSupported+": ") &&
@@ -268,5 +278,54 @@ func TestMirrorRefusedWhereUnsupported(t *testing.T) {
 	})
 	if got := d.count(t, checkoutHost, nil, 200); !within(got["v1"], 180, 200) || !within(got["v2"], 20, 200) {
 		t.Errorf("the blue-green routing must stay: %v", got)
+	}
+}
+
+// TestMirrorThroughTraefik routes by examples/traefik/mirror.yaml (a
+// mirroring TraefikService): clients get only the primary's answers, the
+// candidate receives a copy of exactly half of the requests (Traefik counts
+// what it mirrored), and none once it is not ready.
+func TestMirrorThroughTraefik(t *testing.T) {
+	d := startDataPlane(t, "dp-mirror-crd")
+	v1, v2 := d.serveHTTP(t, "v1"), d.serveHTTP(t, "v2")
+	d.applyRoute(t, "traefik/mirror.yaml")
+
+	// Copies are sent in the background: wait until they stop arriving.
+	settled := func() int64 {
+		t.Helper()
+		last := v2.served.Load()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			time.Sleep(200 * time.Millisecond)
+			n := v2.served.Load()
+			if n == last {
+				return n
+			}
+			last = n
+		}
+		t.Fatal("copies still arrive 10s after the last request")
+		return 0
+	}
+	s1, s2 := v1.served.Load(), settled()
+	const n = 2000
+	if got := d.count(t, checkoutHost, nil, n); got["v1"] != n {
+		t.Errorf("clients must see only v1's answers: %v", got)
+	}
+	if served := v1.served.Load() - s1; served != n {
+		t.Errorf("v1 served %d of %d requests", served, n)
+	}
+	copies := settled() - s2
+	if !within(int(copies), n/2, n) {
+		t.Errorf("v2 received %d copies of %d requests, want %d (50%%)", copies, n, n/2)
+	}
+	t.Logf("mirrored 50%%: v2 received %d copies of %d requests; clients got v1's answers only", copies, n)
+
+	setAvailability(t, d.ns, "checkout-v2", false)
+	d.waitRoute(t, "checkout")
+	s2 = settled()
+	if got := d.count(t, checkoutHost, nil, 200); got["v1"] != 200 {
+		t.Errorf("clients must see only v1's answers: %v", got)
+	}
+	if copies := settled() - s2; copies != 0 {
+		t.Errorf("v2 is not ready, yet received %d copies", copies)
 	}
 }

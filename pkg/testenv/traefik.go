@@ -27,9 +27,10 @@ const (
 	TraefikGatewayClass   = "traefik"
 )
 
-// Traefik is a real Gateway API data plane: Traefik (built by
-// hack/controlplane.sh traefik) reading an Env's GatewayClass, Gateways,
-// HTTPRoutes, GRPCRoutes, Services and EndpointSlices out of cluster, and
+// Traefik is a real data plane: Traefik (built by hack/controlplane.sh
+// traefik) reading an Env's Gateway API objects (GatewayClass, Gateways,
+// HTTPRoutes, GRPCRoutes) and its own (IngressRoutes, TraefikServices,
+// Middlewares), with their Services and EndpointSlices, out of cluster, and
 // routing requests on 127.0.0.1.
 type Traefik struct {
 	// Addrs maps each Gateway listener port it serves to the HOST:PORT
@@ -38,14 +39,25 @@ type Traefik struct {
 }
 
 // StartTraefik builds (once, cached by version) and starts Traefik against
-// e until the test ends, with one entry point per port in ports (Traefik
-// matches a Gateway listener to the entry point of the same port, so the
-// Gateways it serves listen on these ports, on 127.0.0.1), and the
-// GatewayClass TraefikGatewayClass. The Gateway API CRDs must be
+// e until the test ends, with its Gateway API and CRD providers watching
+// only namespace (so that what earlier tests left elsewhere is not routed;
+// "": every namespace), and one
+// entry point per port in ports, named p<port> (Traefik matches a Gateway
+// listener to the entry point of the same port, so the Gateways it serves
+// listen on these ports, on 127.0.0.1); these are its default entry points,
+// those of an IngressRoute that names none. It installs Traefik's CRDs and
+// the GatewayClass TraefikGatewayClass; the Gateway API CRDs must be
 // installed. It returns once Traefik answers its ping.
-func (e *Env) StartTraefik(t testing.TB, ports ...int32) *Traefik {
+func (e *Env) StartTraefik(t testing.TB, namespace string, ports ...int32) *Traefik {
 	t.Helper()
 	bin := cachedTool(t, "traefik")
+	crds, err := TraefikCRDs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.InstallCRDs(t.Context(), crds); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.ensureGatewayClass(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +72,15 @@ func (e *Env) StartTraefik(t testing.TB, ports ...int32) *Traefik {
 		"--log.level=DEBUG", "--ping=true", "--ping.entryPoint=ping", "--entryPoints.ping.address=" + ping,
 		// No throttle: a change is applied as soon as Traefik reads it.
 		"--providers.providersThrottleDuration=0s", "--providers.kubernetesgateway=true", "--providers.kubernetesgateway.throttleDuration=0s",
+		"--providers.kubernetescrd=true", "--providers.kubernetescrd.throttleDuration=0s",
+	}
+	if namespace != "" {
+		args = append(args, "--providers.kubernetesgateway.namespaces="+namespace, "--providers.kubernetescrd.namespaces="+namespace)
 	}
 	for _, p := range ports {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(p)))
 		tr.Addrs[p] = addr
-		args = append(args, fmt.Sprintf("--entryPoints.p%d.address=%s", p, addr))
+		args = append(args, fmt.Sprintf("--entryPoints.p%d.address=%s", p, addr), fmt.Sprintf("--entryPoints.p%d.asDefault=true", p))
 	}
 	StartProcess(t, "traefik", []string{"KUBECONFIG=" + e.Kubeconfig}, bin, args...)
 	if err := waitHTTP(t.Context(), "http://"+ping+"/ping", http.StatusOK, 60*time.Second); err != nil {
