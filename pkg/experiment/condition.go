@@ -57,12 +57,7 @@ func envOf(r *Result) Env {
 		for k, x := range v.Metrics {
 			env.Metrics[v.Name][k] = x
 		}
-		ok := true
-		if r.SLOs != nil && i < len(r.SLOs.Satisfied) {
-			for _, s := range r.SLOs.Satisfied[i] {
-				ok = ok && s
-			}
-		}
+		ok := r.SLOs == nil || r.SLOs.SatisfiesAll(i)
 		env.SLOsByVersion[v.Name] = ok
 		env.SLOs = env.SLOs && ok
 	}

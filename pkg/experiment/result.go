@@ -166,13 +166,36 @@ type SLOResult struct {
 	Satisfied [][]bool `json:"satisfied"`
 }
 
-// AllSatisfied reports whether every version satisfies every SLO.
-func (s *SLOResult) AllSatisfied() bool {
-	for _, row := range s.Satisfied {
-		for _, ok := range row {
-			if !ok {
-				return false
-			}
+// Satisfies reports whether version v (its index in Result.Versions)
+// satisfies SLO j. This is the one place the matrix is read: a verdict
+// missing from it (a short row, a missing version, no assessment) is not a
+// pass.
+func (s *SLOResult) Satisfies(v, j int) bool {
+	return s != nil && v >= 0 && v < len(s.Satisfied) && j >= 0 && j < len(s.SLOs) && j < len(s.Satisfied[v]) && s.Satisfied[v][j]
+}
+
+// SatisfiesAll reports whether version v satisfies every SLO.
+func (s *SLOResult) SatisfiesAll(v int) bool {
+	if s == nil {
+		return false
+	}
+	for j := range s.SLOs {
+		if !s.Satisfies(v, j) {
+			return false
+		}
+	}
+	return true
+}
+
+// SLOsSatisfied reports whether every version satisfies every SLO; false
+// when no SLO was assessed.
+func (r *Result) SLOsSatisfied() bool {
+	if r.SLOs == nil {
+		return false
+	}
+	for i := range r.Versions {
+		if !r.SLOs.SatisfiesAll(i) {
+			return false
 		}
 	}
 	return true

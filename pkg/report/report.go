@@ -60,7 +60,7 @@ func Text(w io.Writer, r *experiment.Result, color cli.Colorizer) error {
 			row := []string{s.String()}
 			for i := range versions {
 				mark := "✗"
-				if i < len(r.SLOs.Satisfied) && j < len(r.SLOs.Satisfied[i]) && r.SLOs.Satisfied[i][j] {
+				if r.SLOs.Satisfies(i, j) {
 					mark = "✓"
 				}
 				row = append(row, mark)
@@ -116,13 +116,7 @@ func Status(r *experiment.Result, color cli.Colorizer) string {
 func sloVerdict(r *experiment.Result, color cli.Colorizer) string {
 	var ok, notOK []string
 	for i, v := range r.VersionNames() {
-		sat := i < len(r.SLOs.Satisfied)
-		if sat {
-			for _, s := range r.SLOs.Satisfied[i] {
-				sat = sat && s
-			}
-		}
-		if sat {
+		if r.SLOs.SatisfiesAll(i) {
 			ok = append(ok, v)
 		} else {
 			notOK = append(notOK, v)

@@ -204,7 +204,7 @@ func unmet(c string, res *experiment.Result) string {
 		var bad []string
 		for i, v := range res.Versions {
 			for j, s := range res.SLOs.SLOs {
-				if i >= len(res.SLOs.Satisfied) || !res.SLOs.Satisfied[i][j] {
+				if !res.SLOs.Satisfies(i, j) {
 					bad = append(bad, fmt.Sprintf("%s (%s)", v.Name, s))
 				}
 			}

@@ -94,7 +94,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 			it.Iterations = r.Iterations
 			if r.SLOs != nil {
 				it.SLOs = "not satisfied"
-				if r.SLOs.AllSatisfied() {
+				if r.SLOsSatisfied() {
 					it.SLOs = "satisfied"
 				}
 			}

@@ -120,15 +120,11 @@ func Summarize(res *experiment.Result, self int) Summary {
 	}
 	for i, v := range res.Versions {
 		vs := VersionSummary{Name: v.Name, Metrics: maps.Clone(v.Metrics), SLOsSatisfied: true}
-		var row []bool
-		if slos != nil && i < len(slos.Satisfied) {
-			row = slos.Satisfied[i]
-		}
 		for j := range s.SLOs {
-			s.SLOs[j].Satisfied[v.Name] = j >= len(row) || row[j]
+			s.SLOs[j].Satisfied[v.Name] = slos.Satisfies(i, j)
 		}
-		for _, ok := range row {
-			vs.SLOsSatisfied = vs.SLOsSatisfied && ok
+		if slos != nil {
+			vs.SLOsSatisfied = slos.SatisfiesAll(i)
 		}
 		s.SLOsSatisfied = s.SLOsSatisfied && vs.SLOsSatisfied
 		s.Versions = append(s.Versions, vs)

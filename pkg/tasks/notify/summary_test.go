@@ -162,7 +162,7 @@ func TestSummarize(t *testing.T) {
 			},
 		},
 		{
-			name: "a version without a row counts as satisfying, as in if: conditions",
+			name: "a version without a row satisfies no SLO, as in if: conditions and assert",
 			res: func() *experiment.Result {
 				r := result()
 				r.SLOs.Satisfied = r.SLOs.Satisfied[:1]
@@ -171,9 +171,11 @@ func TestSummarize(t *testing.T) {
 			self: 2,
 			want: func() Summary {
 				s := summary()
-				s.SLOsSatisfied = true
-				s.Versions[1].SLOsSatisfied = true
-				s.SLOs[0].Satisfied["v2"] = true
+				s.SLOsSatisfied = false
+				s.Versions[1].SLOsSatisfied = false
+				for j := range s.SLOs {
+					s.SLOs[j].Satisfied["v2"] = false
+				}
 				return s
 			},
 		},
