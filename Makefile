@@ -39,6 +39,9 @@ PROTOC_GEN_GO_GRPC := $(TOOLS_BIN)/protoc-gen-go-grpc-$(PROTOC_GEN_GO_GRPC_VERSI
 PROTOS             := pkg/abn/abnpb/abn.proto
 CONTROLLER_GEN_VERSION := v0.23.0
 CONTROLLER_GEN     := $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+# plotly.js, embedded in the HTML reports (internal/webpage/plotly).
+PLOTLY_VERSION := 4.1.1
+PLOTLY_DIR     := internal/webpage/plotly
 
 TEST_TIMEOUT ?= 30m
 DIST_VERSION ?= $(VERSION)
@@ -124,6 +127,14 @@ generate: $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(CONTROLLER_GEN) ## Run the co
 	@command -v protoc >/dev/null || { echo "protoc is missing: apt-get install -y protobuf-compiler"; exit 1; }
 	protoc --plugin=protoc-gen-go=$(PROTOC_GEN_GO) --plugin=protoc-gen-go-grpc=$(PROTOC_GEN_GO_GRPC) \
 		--go_out=. --go_opt=module=$(MODULE) --go-grpc_out=. --go-grpc_opt=module=$(MODULE) $(PROTOS)
+
+.PHONY: plotly
+plotly: ## Fetch plotly.js (plotly.js-basic-dist-min@PLOTLY_VERSION, from the npm registry) with its licence into internal/webpage/plotly
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent plotly.js-basic-dist-min@$(PLOTLY_VERSION) >/dev/null && tar xzf plotly.js-basic-dist-min-$(PLOTLY_VERSION).tgz) && \
+	grep -q '"license": "MIT"' "$$tmp/package/package.json" && \
+	cp "$$tmp/package/plotly-basic.min.js" "$$tmp/package/LICENSE" $(PLOTLY_DIR)/ && \
+	echo $(PLOTLY_VERSION) > $(PLOTLY_DIR)/VERSION && echo "plotly.js $(PLOTLY_VERSION) in $(PLOTLY_DIR)"
 
 .PHONY: verify
 verify: fmt tidy generate lint ## Fail if formatting, tidying or generating changes the tree

@@ -173,6 +173,24 @@ spec:
 			t.Errorf("report lacks %q (exit %d):\n%s%s", want, code, out, errOut)
 		}
 	}
+	// The same result as a page, read from the cluster, opened offline.
+	out, errOut, code = iter8RunOn(t, e, dir, "report", "checkout", "-n", ns, "-o", "html")
+	page := filepath.Join(t.TempDir(), "checkout.html")
+	if err := os.WriteFile(page, []byte(out), 0o600); err != nil || code != 0 {
+		t.Fatalf("report -o html: exit %d, %v\n%s", code, err, errOut)
+	}
+	p := testenv.OpenPage(t, "file://"+page)
+	p.WaitFor(t, `[...document.querySelectorAll(".plot")].every(d => d.querySelector("svg.main-svg") !== null)`, 30*time.Second)
+	if probs := p.Problems(); len(probs) > 0 {
+		t.Errorf("the report page logged or requested:\n%s", strings.Join(probs, "\n"))
+	}
+	if n := testenv.Eval[float64](t, p, `[...document.querySelectorAll(".plot")].find(d => d.layout.title.text === "http/latency: distribution").data[0].y.reduce((a, b) => a + b, 0)`); n != 20 {
+		t.Errorf("the page's latency distribution counts %g requests, want 20", n)
+	}
+	if fails := testenv.Eval[int](t, p, `document.querySelectorAll("#slos td.fail").length`); fails != 0 {
+		t.Errorf("the page's SLO matrix has %d failures; the result has none", fails)
+	}
+
 	out, _, _ = iter8RunOn(t, e, dir, "list", "-n", ns)
 	if !regexp.MustCompile(`checkout\s+completed, no task failed\s+satisfied\s+1\s`).MatchString(out) {
 		t.Errorf("list:\n%s", out)

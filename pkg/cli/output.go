@@ -17,6 +17,8 @@ const (
 	OutputTable = "table"
 	OutputJSON  = "json"
 	OutputYAML  = "yaml"
+	// OutputHTML is a self-contained page, for reports people look at.
+	OutputHTML = "html"
 )
 
 // OutputFlags is the -o/--output flag of a command that prints data.

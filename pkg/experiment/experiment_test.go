@@ -372,6 +372,10 @@ func TestPeriodicRunsKeepHistory(t *testing.T) {
 	var got []string
 	for _, h := range prev.History {
 		got = append(got, fmt.Sprintf("%d completed=%v failed=%v %s", h.Iteration, h.Completed, h.Failed, h.Error))
+		// Each run keeps its own figures.
+		if want := map[string]map[string]float64{"v1": {"test/a": 1}, "v2": {"test/a": 1}}; !cmp.Equal(h.Metrics, want) {
+			t.Errorf("run %d kept metrics %v, want %v", h.Iteration, h.Metrics, want)
+		}
 	}
 	want := []string{"1 completed=true failed=false ", "2 completed=true failed=true task 2 (record) failed: second run fails"}
 	if diff := cmp.Diff(want, got); diff != "" {

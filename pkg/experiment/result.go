@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"time"
 
@@ -96,6 +97,9 @@ type RunSummary struct {
 	Error string `json:"error,omitempty"`
 	// SLOsSatisfied maps each version to whether it satisfied every SLO.
 	SLOsSatisfied map[string]bool `json:"slosSatisfied,omitempty"`
+	// Metrics maps each version to the values of its metrics in the run
+	// (histograms are not kept).
+	Metrics map[string]map[string]float64 `json:"metrics,omitempty"`
 }
 
 // summary is what the history keeps of r.
@@ -103,6 +107,14 @@ func (r *Result) summary() RunSummary {
 	s := RunSummary{Iteration: r.Iterations, StartTime: r.StartTime, EndTime: r.EndTime, Completed: r.Completed, Failed: r.Failed, Error: r.Error}
 	if r.SLOs != nil {
 		s.SLOsSatisfied = envOf(r).SLOsByVersion
+	}
+	for _, v := range r.Versions {
+		if len(v.Metrics) > 0 {
+			if s.Metrics == nil {
+				s.Metrics = map[string]map[string]float64{}
+			}
+			s.Metrics[v.Name] = maps.Clone(v.Metrics)
+		}
 	}
 	return s
 }

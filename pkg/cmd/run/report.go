@@ -26,22 +26,26 @@ type ReportOptions struct {
 	Name string
 	// ResultPath is the result file of a local run (--result).
 	ResultPath string
-	// Output is -o text|json|yaml.
+	// Output is -o text|json|yaml|html.
 	Output *cli.OutputFlags
 }
 
 // NewReportCommand returns the report command.
 func NewReportCommand(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &ReportOptions{IOStreams: streams, Flags: f, Output: cli.NewOutputFlags("text", cli.OutputJSON, cli.OutputYAML)}
+	o := &ReportOptions{IOStreams: streams, Flags: f, Output: cli.NewOutputFlags("text", cli.OutputJSON, cli.OutputYAML, cli.OutputHTML)}
 	cmd := &cobra.Command{
 		Use:   "report [NAME]",
 		Short: "Print the result of an experiment",
 		Long: `Print the result of an experiment: a summary, the tasks, the SLOs satisfied by each
 version, and the metrics with versions as columns (-o text), or the whole result
-(-o json, -o yaml). With NAME, the experiment is read from the cluster (-n); without,
-from the result file of a local run.`,
+(-o json, -o yaml). -o html writes one self-contained page that opens offline: the
+SLO matrix, each version's latency distribution and percentile curve, error rate,
+throughput, late and dropped requests, every metric, and for a scheduled experiment
+each metric across its iterations. With NAME, the experiment is read from the
+cluster (-n); without, from the result file of a local run.`,
 		Example: `  kubectl iter8-run report checkout -n staging
-  kubectl iter8-run report --result runs/result.yaml -o json`,
+  kubectl iter8-run report --result runs/result.yaml -o json
+  kubectl iter8-run report checkout -n staging -o html > checkout.html`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -108,6 +112,9 @@ func clusterResult(ctx context.Context, c kubernetes.Interface, ns, name string)
 }
 
 func printResult(w io.Writer, out *cli.OutputFlags, res *experiment.Result) error {
+	if out.Format == cli.OutputHTML {
+		return report.HTML(w, res)
+	}
 	return out.Print(w, res, func(w io.Writer) error {
 		return report.Text(w, res, cli.Colorizer{Enabled: cli.ColorEnabled(w)})
 	})
