@@ -66,6 +66,17 @@ type Trace struct {
 	Mode    string    `json:"mode,omitempty"`
 	Width   []float64 `json:"width,omitempty"`
 	Opacity float64   `json:"opacity,omitempty"`
+	// ErrorY are error bars: how far each point's interval reaches above
+	// (Array) and below (ArrayMinus) it.
+	ErrorY *ErrorBars `json:"error_y,omitempty"`
+}
+
+// ErrorBars are asymmetric error bars given as data.
+type ErrorBars struct {
+	Type       string    `json:"type"`
+	Symmetric  bool      `json:"symmetric"`
+	Array      []float64 `json:"array"`
+	ArrayMinus []float64 `json:"arrayminus"`
 }
 
 // Layout is the part of plotly.js's layout the pages use.

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -124,12 +125,13 @@ func (s *Service) observe(services ...*grpc.ServiceDesc) grpc.UnaryServerInterce
 // Handler returns the HTTP endpoints:
 //
 //	GET /v1/results/{application}   the application's report (abn.Report) as JSON
+//	GET /report/{application}       the same report as a page (abn.HTML)
 //	GET /metrics                    the service's Prometheus metrics
 //	GET /healthz                    200 while the process runs
 //	GET /readyz                     200 while ready() holds, else 503
 func (s *Service) Handler(ready func() bool) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/results/{application...}", func(w http.ResponseWriter, r *http.Request) {
+	report := func(w http.ResponseWriter, r *http.Request) (abn.Report, bool) {
 		res, err := s.Results(r.Context(), r.PathValue("application"))
 		if err != nil {
 			st := status.Convert(err)
@@ -141,9 +143,27 @@ func (s *Service) Handler(ready func() bool) http.Handler {
 				code = http.StatusNotFound
 			}
 			writeJSON(w, code, map[string]string{"error": st.Message()})
+			return abn.Report{}, false
+		}
+		return abn.Analyze(res), true
+	}
+	mux.HandleFunc("GET /v1/results/{application...}", func(w http.ResponseWriter, r *http.Request) {
+		if rep, ok := report(w, r); ok {
+			writeJSON(w, http.StatusOK, rep)
+		}
+	})
+	mux.HandleFunc("GET /report/{application...}", func(w http.ResponseWriter, r *http.Request) {
+		rep, ok := report(w, r)
+		if !ok {
 			return
 		}
-		writeJSON(w, http.StatusOK, abn.Analyze(res))
+		var b bytes.Buffer
+		if err := abn.HTML(&b, rep); err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(b.Bytes())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -26,6 +25,7 @@ type MetricsOptions struct {
 // NewMetricsCommand returns the metrics command.
 func NewMetricsCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &MetricsOptions{IOStreams: streams, EndpointFlags: newEndpointFlags()}
+	o.Output = cli.NewOutputFlags(cli.OutputTable, cli.OutputJSON, cli.OutputYAML, cli.OutputHTML)
 	cmd := &cobra.Command{
 		Use:   "metrics APP",
 		Short: "Show the business metrics of each version, compared with the baseline",
@@ -34,9 +34,13 @@ metric, the count, mean, standard deviation, minimum, maximum, median and 95th
 percentile of its values; the mean per user (a user's total, 0 for users without
 values); and the difference of that mean from the baseline's with a 95% confidence
 interval and p-value (Welch's t-test). The sample ratio check tests the users per
-version against the weights (chi-squared) and flags a mismatch when p < 0.001.`,
+version against the weights (chi-squared) and flags a mismatch when p < 0.001.
+-o html writes the same as one self-contained page with plots (users against the
+expected split, each metric's mean per user with its interval), as the service
+serves at /report/APP.`,
 		Example: `  kubectl iter8-abn metrics checkout
-  kubectl iter8-abn metrics checkout -o json --endpoint 127.0.0.1:50051`,
+  kubectl iter8-abn metrics checkout -o json --endpoint 127.0.0.1:50051
+  kubectl iter8-abn metrics checkout -o html > checkout.html`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Application = args[0]
@@ -62,6 +66,9 @@ func (o *MetricsOptions) Run(ctx context.Context) error {
 		return o.explain(err)
 	}
 	rep := abn.Analyze(res)
+	if o.Output.Format == cli.OutputHTML {
+		return abn.HTML(o.Out, rep)
+	}
 	return o.Output.Print(o.Out, rep, func(w io.Writer) error {
 		return printReport(w, rep, cli.Colorizer{Enabled: cli.ColorEnabled(w)})
 	})
@@ -75,9 +82,9 @@ func printReport(w io.Writer, rep abn.Report, color cli.Colorizer) error {
 		fmt.Fprintln(w, "Sample ratio: not checked (see notes)")
 	case sr.Mismatch:
 		fmt.Fprintf(w, "Sample ratio: %s (chi-squared %s, p %s < %g): users are not split as the weights say; comparisons are suspect\n",
-			color.Paint(cli.Red, "MISMATCH"), num(sr.Statistic), num(sr.PValue), abn.SampleRatioThreshold)
+			color.Paint(cli.Red, "MISMATCH"), abn.FormatStatistic(sr.Statistic), abn.FormatStatistic(sr.PValue), abn.SampleRatioThreshold)
 	default:
-		fmt.Fprintf(w, "Sample ratio: %s (chi-squared %s, p %s)\n", color.Paint(cli.Green, "ok"), num(sr.Statistic), num(sr.PValue))
+		fmt.Fprintf(w, "Sample ratio: %s (chi-squared %s, p %s)\n", color.Paint(cli.Green, "ok"), abn.FormatStatistic(sr.Statistic), abn.FormatStatistic(sr.PValue))
 	}
 	fmt.Fprintln(w)
 
@@ -104,11 +111,11 @@ func printReport(w io.Writer, rep abn.Report, color cli.Colorizer) error {
 				case v.Name == rep.Baseline:
 					vs = "(baseline)"
 				case m.VsBaseline != nil:
-					vs = fmt.Sprintf("%s [%s, %s]", signed(m.VsBaseline.Difference), signed(m.VsBaseline.Lower), signed(m.VsBaseline.Upper))
-					p = num(m.VsBaseline.PValue)
+					vs = fmt.Sprintf("%s [%s, %s]", abn.FormatDifference(m.VsBaseline.Difference), abn.FormatDifference(m.VsBaseline.Lower), abn.FormatDifference(m.VsBaseline.Upper))
+					p = abn.FormatStatistic(m.VsBaseline.PValue)
 				}
-				rows = append(rows, []string{m.Name, v.Name, strconv.FormatInt(m.Count, 10), num(m.Mean), num(m.Stddev),
-					num(m.Min), num(m.Max), num(m.P50), num(m.P95), num(m.PerUser.Mean), vs, p})
+				rows = append(rows, []string{m.Name, v.Name, strconv.FormatInt(m.Count, 10), abn.FormatStatistic(m.Mean), abn.FormatStatistic(m.Stddev),
+					abn.FormatStatistic(m.Min), abn.FormatStatistic(m.Max), abn.FormatStatistic(m.P50), abn.FormatStatistic(m.P95), abn.FormatStatistic(m.PerUser.Mean), vs, p})
 			}
 		}
 	}
@@ -126,21 +133,4 @@ func printReport(w io.Writer, rep abn.Report, color cli.Colorizer) error {
 		}
 	}
 	return nil
-}
-
-// num formats a statistic with four significant digits, or as a whole
-// number from 10,000 up, so that large sums do not turn into exponents.
-func num(v float64) string {
-	if math.Abs(v) >= 1e4 {
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	}
-	return strconv.FormatFloat(v, 'g', 4, 64)
-}
-
-// signed formats a difference with its sign.
-func signed(v float64) string {
-	if v >= 0 {
-		return "+" + num(v)
-	}
-	return num(v)
 }
