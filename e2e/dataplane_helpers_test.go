@@ -50,8 +50,9 @@ var namespaces atomic.Int64
 
 // startDataPlane installs the Gateway API CRDs, starts the controller and
 // Traefik, and creates a namespace holding examples/gateway-api's Gateway
-// and app (its Deployments Available).
-func startDataPlane(t *testing.T, name string) *dataPlane {
+// and app (its Deployments Available). controllerFlags follow the
+// controller's defaults.
+func startDataPlane(t *testing.T, name string, controllerFlags ...string) *dataPlane {
 	t.Helper()
 	ctx := t.Context()
 	gw, err := testenv.GatewayAPICRDs(ctx)
@@ -61,7 +62,7 @@ func startDataPlane(t *testing.T, name string) *dataPlane {
 	if _, err := env.InstallCRDs(ctx, gw); err != nil {
 		t.Fatal(err)
 	}
-	startRouteController(t)
+	startRouteController(t, controllerFlags...)
 	ns, err := env.CreateNamespace(ctx, fmt.Sprintf("%s-%d", name, namespaces.Add(1)))
 	if err != nil {
 		t.Fatal(err)

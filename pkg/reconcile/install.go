@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/iter8-tools/iter8/config/crd"
+	"github.com/iter8-tools/iter8/config/grafana"
 	"github.com/iter8-tools/iter8/internal/image"
 	"github.com/iter8-tools/iter8/pkg/gitops"
 	"github.com/iter8-tools/iter8/pkg/readiness"
@@ -54,6 +55,9 @@ type InstallOptions struct {
 	// is not granted by default: it gets read, watch and patch
 	// (finalizers) on them.
 	ReadinessResources []string
+	// GrafanaDashboard adds the controller's Grafana dashboard, in a
+	// ConfigMap that Grafana's dashboard sidecar loads.
+	GrafanaDashboard bool
 }
 
 // Default fills in the defaults.
@@ -149,6 +153,9 @@ func InstallObjects(o InstallOptions) ([]*unstructured.Unstructured, error) {
 			},
 		},
 	)
+	if o.GrafanaDashboard {
+		objs = append(objs, grafana.ConfigMap(o.Namespace, ControllerName+"-dashboard", ControllerName+".json", grafana.RouteController, labels))
+	}
 	converted, err := gitops.ToUnstructured(objs...)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
+	"github.com/iter8-tools/iter8/config/grafana"
 	"github.com/iter8-tools/iter8/internal/image"
 	"github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/gitops"
@@ -77,6 +78,9 @@ type Options struct {
 	// is not granted by default (Services, Deployments and
 	// InferenceServices): it gets read access to them.
 	ReadinessResources []string
+	// GrafanaDashboard adds the service's Grafana dashboard, in a
+	// ConfigMap that Grafana's dashboard sidecar loads.
+	GrafanaDashboard bool
 }
 
 // Default fills in the defaults.
@@ -277,7 +281,9 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 			},
 		},
 	)
-
+	if o.GrafanaDashboard {
+		objs = append(objs, grafana.ConfigMap(o.Namespace, o.Name+"-dashboard", "iter8-abn.json", grafana.ABN, labels))
+	}
 	return gitops.ToUnstructured(objs...)
 }
 

@@ -78,6 +78,7 @@ The objects are applied with server-side apply; --dry-run prints them instead, a
 	fl.StringVar(&o.Deploy.StorePasswordSecret, "store-password-secret", "", "Secret whose key \"password\" holds the Redis password")
 	fl.StringVar(&o.Deploy.StorageSize, "storage-size", "1Gi", "size of the embedded store's volume")
 	fl.StringVar(&o.Deploy.StorageClass, "storage-class", "", "storage class of the embedded store's volume (default: the cluster's)")
+	fl.BoolVar(&o.Deploy.GrafanaDashboard, "grafana-dashboard", false, "add the service's Grafana dashboard in a ConfigMap labelled grafana_dashboard: \"1\" (for Grafana's dashboard sidecar)")
 	fl.StringSliceVar(&o.Deploy.ReadinessResources, "readiness-resource", nil, "GROUP/RESOURCE of other kinds that versions name as readiness objects (repeatable), e.g. argoproj.io/rollouts: the service may read them")
 	fl.StringVar(&o.AppsFile, "apps", "", "serve the applications of this file (a ConfigMap) instead of reading Routes")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print the objects instead of applying them")

@@ -9,7 +9,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/iter8-tools/iter8/config/grafana"
 	"github.com/iter8-tools/iter8/pkg/abn/deploy"
 	"github.com/iter8-tools/iter8/pkg/version"
 )
@@ -152,5 +155,28 @@ func TestDeployBadFlags(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
 		t.Error("a refused deploy wrote --out")
+	}
+}
+
+// TestDeployGrafanaDashboard: --grafana-dashboard adds the dashboard, as
+// embedded, in a ConfigMap that Grafana's sidecar loads.
+func TestDeployGrafanaDashboard(t *testing.T) {
+	dir := t.TempDir()
+	kc := kubeconfig(t, dir, "shop")
+	outDir := filepath.Join(dir, "gitops", "abn")
+	_, errOut, code := iter8(t, dir, "deploy", "--kubeconfig", kc, "--grafana-dashboard", "--out", outDir)
+	if code != 0 || errOut != defaultImageWarning(t)+"wrote 7 objects and a kustomization to "+outDir+"\n" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	b, err := os.ReadFile(filepath.Join(outDir, "configmap-iter8-abn-dashboard.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm corev1.ConfigMap
+	if err := sigsyaml.UnmarshalStrict(b, &cm); err != nil {
+		t.Fatal(err)
+	}
+	if cm.Namespace != "shop" || cm.Labels[grafana.SidecarLabel] != "1" || cm.Data["iter8-abn.json"] != grafana.ABN {
+		t.Errorf("the dashboard's ConfigMap:\n%s", b)
 	}
 }

@@ -94,6 +94,7 @@ folder for GitOps.`,
 	f.BoolVar(&o.Install.Namespaced, "namespaced", false, "reconcile only the Routes of the controller's namespace, with a Role instead of a ClusterRole")
 	f.StringVar(&o.Install.Image, "image", "", "image of the controller (default "+reconcile.DefaultImage()+")")
 	f.Int32Var(&o.Install.Replicas, "replicas", 2, "replicas of the controller; one is elected leader")
+	f.BoolVar(&o.Install.GrafanaDashboard, "grafana-dashboard", false, "add the controller's Grafana dashboard in a ConfigMap labelled grafana_dashboard: \"1\" (for Grafana's dashboard sidecar)")
 	f.StringSliceVar(&o.Install.ReadinessResources, "readiness-resource", nil, "GROUP/RESOURCE of other kinds that versions name as readiness objects (repeatable), e.g. argoproj.io/rollouts")
 	o.Output.AddFlags(cmd)
 	o.Pin.AddFlags(f)

@@ -16,7 +16,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/iter8-tools/iter8/config/grafana"
 	"github.com/iter8-tools/iter8/pkg/cmd/route"
 	"github.com/iter8-tools/iter8/pkg/gitops/gittest"
 	"github.com/iter8-tools/iter8/pkg/reconcile"
@@ -351,4 +353,26 @@ func routeNamespace(t *testing.T, env *testenv.Env) (client.Client, string) {
 		t.Fatal(err)
 	}
 	return c, ns.Name
+}
+
+// TestInstallGrafanaDashboard: --grafana-dashboard adds the dashboard, as
+// embedded, in a ConfigMap that Grafana's sidecar loads.
+func TestInstallGrafanaDashboard(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	_, errOut, code := iter8(t, dir, "install", "--grafana-dashboard", "--image", "iter8:test", "--out", "iter8")
+	if code != 0 || errOut != "wrote 10 objects to iter8\n" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "iter8", "configmap-iter8-route-controller-dashboard.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm corev1.ConfigMap
+	if err := sigsyaml.UnmarshalStrict(b, &cm); err != nil {
+		t.Fatal(err)
+	}
+	if cm.Namespace != "iter8-system" || cm.Labels[grafana.SidecarLabel] != "1" || cm.Data["iter8-route-controller.json"] != grafana.RouteController {
+		t.Errorf("the dashboard's ConfigMap:\n%s", b)
+	}
 }

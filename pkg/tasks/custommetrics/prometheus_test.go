@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,13 +19,14 @@ import (
 
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/tasks/assess"
+	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 // TestPrometheus runs the task against a real Prometheus that scrapes a test
 // app, and checks that the recorded values are what the app exposed.
 func TestPrometheus(t *testing.T) {
 	app := startApp(t, map[string]int{"blue": 7, "green": 3}, map[string]float64{"blue": 12.5, "green": 20})
-	prom := startPrometheus(t, app)
+	prom := testenv.StartPrometheus(t, app)
 	waitForSample(t, prom, "sum(app_requests_total)", 10)
 
 	dir := t.TempDir()
@@ -144,80 +142,6 @@ func startApp(t *testing.T, requests map[string]int, latency map[string]float64)
 	return srv.Listener.Addr().String()
 }
 
-// startPrometheus runs /usr/bin/prometheus (Debian's package) scraping
-// target every second, on a free loopback port with storage in a temporary
-// folder, until the test ends. It returns the server's base URL.
-func startPrometheus(t *testing.T, target string) string {
-	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatalf("this test needs a Prometheus server: run `apt-get install prometheus` (CI installs it): %v", err)
-	}
-	dir := t.TempDir()
-	config := fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: app\n  static_configs:\n  - targets: [%q]\n", target)
-	configFile := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	logFile := filepath.Join(dir, "prometheus.log")
-	out, err := os.Create(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close() // the child has its own copy
-	log := func() string {
-		b, _ := os.ReadFile(logFile)
-		return string(b)
-	}
-	cmd := exec.Command(bin,
-		"--config.file="+configFile,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-	)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", log())
-		}
-	})
-	base := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-done:
-			t.Fatalf("prometheus exited early:\n%s", log())
-		default:
-		}
-		if resp, err := http.Get(base + "/-/ready"); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready within 30s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // waitForSample polls an instant query until it returns one sample equal to
 // want, i.e. until Prometheus has scraped what the test needs.
 func waitForSample(t *testing.T, base, query string, want float64) {
@@ -246,15 +170,4 @@ func waitForSample(t *testing.T, base, query string, want float64) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("%s is %q after 30s, want %g: prometheus did not scrape the app", query, last, want)
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
