@@ -196,7 +196,7 @@ func TestHTMLReportShowsMarkupAsText(t *testing.T) {
 	if pwned := testenv.Eval[string](t, p, `String(window.pwned)`); pwned != "undefined" {
 		t.Errorf("a name ran script: window.pwned = %s", pwned)
 	}
-	if n := testenv.Eval[int](t, p, `document.querySelectorAll("img, b, script[src]").length`); n != 0 {
+	if n := testenv.Eval[int](t, p, `document.querySelectorAll("img, b, script[src], [onload], [onerror], [onmouseover]").length`); n != 0 {
 		t.Errorf("%d elements came from names", n)
 	}
 	if n := testenv.Eval[int](t, p, `document.scripts.length`); n != 3 {
