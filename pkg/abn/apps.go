@@ -36,6 +36,8 @@ type Applications interface {
 	// when there is none. The returned App must not be modified by the
 	// caller, nor later by the implementation (replace it instead).
 	Application(name string) (App, bool)
+	// Names returns the names of the applications, sorted.
+	Names() []string
 }
 
 // App is an application: the versions users are assigned to.

@@ -1,12 +1,15 @@
 package service
 
 import (
+	"context"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc/status"
+
+	"github.com/iter8-tools/iter8/pkg/abn"
 )
 
 // metrics are the service's own Prometheus metrics, in a registry of its
@@ -96,4 +99,45 @@ func (m methodMetrics) observe(start time.Time, err error) {
 		return
 	}
 	m.requests.WithLabelValues(m.method, status.Code(err).String()).Inc()
+}
+
+// The series of each application's results, read from the store when
+// Prometheus scrapes.
+var (
+	usersDesc = prometheus.NewDesc("abn_users",
+		"Distinct users assigned, by application and version (read from the store at scrape time).", []string{"application", "version"}, nil)
+	transactionsDesc = prometheus.NewDesc("abn_transactions",
+		"Metric values written, by application and version (read from the store at scrape time).", []string{"application", "version"}, nil)
+	perUserDesc = prometheus.NewDesc("abn_metric_mean_per_user",
+		"Mean per user of a metric, by application, version and metric (read from the store at scrape time).", []string{"application", "version", "metric"}, nil)
+)
+
+// resultsCollector exports the users, transactions and each metric's mean
+// per user of every version of every application, as the report has them.
+// An application whose results cannot be read is left out of the scrape
+// (the failure is counted in abn_store_errors_total).
+type resultsCollector struct{ s *Service }
+
+func (c resultsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- usersDesc
+	ch <- transactionsDesc
+	ch <- perUserDesc
+}
+
+func (c resultsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, app := range c.s.apps.Names() {
+		res, err := c.s.Results(ctx, app)
+		if err != nil {
+			continue
+		}
+		for _, v := range abn.Analyze(res).Versions {
+			ch <- prometheus.MustNewConstMetric(usersDesc, prometheus.GaugeValue, float64(v.Users), app, v.Name)
+			ch <- prometheus.MustNewConstMetric(transactionsDesc, prometheus.GaugeValue, float64(v.Transactions), app, v.Name)
+			for _, m := range v.Metrics {
+				ch <- prometheus.MustNewConstMetric(perUserDesc, prometheus.GaugeValue, m.PerUser.Mean, app, v.Name, m.Name)
+			}
+		}
+	}
 }

@@ -79,6 +79,7 @@ func New(apps abn.Applications, st store.Store, opts Options) *Service {
 	s.lookups = s.metrics.forMethods([]string{lookupsMethod})[lookupsMethod]
 	s.assignments = newAssignments(st, opts, s.metrics)
 	s.metrics.registerPending(s.assignments.len)
+	s.metrics.registry.MustRegister(resultsCollector{s})
 	return s
 }
 

@@ -188,6 +188,19 @@ func TestLookupWriteResults(t *testing.T) {
 					t.Errorf("/metrics lacks %q", want)
 				}
 			}
+			// Each version's users, transactions and means per user, as the
+			// report has them.
+			for _, v := range rep.Versions {
+				for _, want := range []string{
+					fmt.Sprintf(`abn_users{application="shop",version=%q} %d`, v.Name, v.Users),
+					fmt.Sprintf(`abn_transactions{application="shop",version=%q} %d`, v.Name, v.Transactions),
+					fmt.Sprintf(`abn_metric_mean_per_user{application="shop",metric=%q,version=%q} %g`, v.Metrics[0].Name, v.Name, v.Metrics[0].PerUser.Mean),
+				} {
+					if !strings.Contains(metrics, want+"\n") {
+						t.Errorf("/metrics lacks %q", want)
+					}
+				}
+			}
 			if got := get(t, in.http+"/readyz", http.StatusOK); got != "ok\n" {
 				t.Errorf("/readyz: %q", got)
 			}
@@ -638,6 +651,8 @@ type routeLike struct{}
 func (routeLike) Application(name string) (abn.App, bool) {
 	return abn.App{Name: name, Versions: []abn.Version{{Name: "blue", Weight: 1, Ready: true}}}, name == "shop"
 }
+
+func (routeLike) Names() []string { return []string{"shop"} }
 
 func TestApplicationsDefaults(t *testing.T) {
 	in := start(t, routeLike{}, openBolt(t, filepath.Join(t.TempDir(), "abn.db")), service.Options{})
