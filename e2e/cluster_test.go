@@ -180,7 +180,7 @@ spec:
 		t.Fatalf("report -o html: exit %d, %v\n%s", code, err, errOut)
 	}
 	p := testenv.OpenPage(t, "file://"+page)
-	p.WaitFor(t, `[...document.querySelectorAll(".plot")].every(d => d.querySelector("svg.main-svg") !== null)`, 30*time.Second)
+	p.WaitForPlots(t, 30*time.Second)
 	if probs := p.Problems(); len(probs) > 0 {
 		t.Errorf("the report page logged or requested:\n%s", strings.Join(probs, "\n"))
 	}

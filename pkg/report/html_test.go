@@ -80,7 +80,7 @@ func openReport(t *testing.T, r *experiment.Result) (*testenv.Page, []byte) {
 		t.Fatal(err)
 	}
 	p := testenv.OpenPage(t, "file://"+path)
-	drawn := p.WaitFor(t, `[...document.querySelectorAll(".plot")].every(d => d.querySelector("svg.main-svg") !== null)`, 30*time.Second)
+	drawn := p.WaitForPlots(t, 30*time.Second)
 	t.Logf("report of %d bytes: loaded in %s, plots drawn %s later", b.Len(), p.Loaded.Round(time.Millisecond), drawn.Round(time.Millisecond))
 	return p, b.Bytes()
 }

@@ -140,6 +140,14 @@ func (p *Page) WaitFor(t testing.TB, expression string, timeout time.Duration) t
 	return 0
 }
 
+// WaitForPlots waits, for at most timeout, until every plot div (class
+// "plot", as internal/webpage writes them) holds a drawn plotly.js figure,
+// and returns how long that took.
+func (p *Page) WaitForPlots(t testing.TB, timeout time.Duration) time.Duration {
+	t.Helper()
+	return p.WaitFor(t, `[...document.querySelectorAll(".plot")].every(d => d.querySelector("svg.main-svg") !== null)`, timeout)
+}
+
 // Screenshot is a PNG of the whole page.
 func (p *Page) Screenshot(t testing.TB) []byte {
 	t.Helper()

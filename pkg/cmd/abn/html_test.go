@@ -53,7 +53,7 @@ func TestMetricsHTMLInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := testenv.OpenPage(t, "file://"+path)
-	p.WaitFor(t, `[...document.querySelectorAll(".plot")].every(d => d.querySelector("svg.main-svg") !== null)`, 30*time.Second)
+	p.WaitForPlots(t, 30*time.Second)
 	if probs := p.Problems(); len(probs) > 0 {
 		t.Errorf("the page logged or requested:\n%s", strings.Join(probs, "\n"))
 	}
