@@ -122,7 +122,7 @@ func mirrorFilters(p *Plan) []*gwapi.HTTPRequestMirrorFilter {
 // defaultBackends are the indexes of the versions of the default rule, and
 // their weights: every version in blue-green, else the primary alone.
 func defaultBackends(p *Plan) (indexes []int, weights []*int32) {
-	if p.Route.Spec.Strategy != v1alpha1.StrategyBlueGreen {
+	if !p.Weighted {
 		return []int{p.Primary}, []*int32{nil}
 	}
 	for i, t := range p.Traffic {

@@ -156,7 +156,7 @@ func virtualService(p *Plan, hosts, gateways []string, targets []istioTarget) *i
 	def := &istionet.HTTPRoute{Name: "default"}
 	for i, t := range p.Traffic {
 		switch {
-		case s.Strategy == v1alpha1.StrategyBlueGreen:
+		case p.Weighted:
 			def.Route = append(def.Route, targets[i].route(t.Name, t.Weight))
 		case i == p.Primary:
 			def.Route = append(def.Route, targets[i].route(t.Name, 0))

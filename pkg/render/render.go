@@ -97,14 +97,42 @@ func defaulted(r *v1alpha1.Route) (*v1alpha1.Route, field.ErrorList) {
 }
 
 // PlanOf validates a Route (see Validate) and resolves a defaulted copy of
-// it against the versions in ready, or returns its problems.
-func PlanOf(r *v1alpha1.Route, ready sets.Set[string]) (*Plan, field.ErrorList) {
+// it against the versions in ready and the rollout's step (nil: none has
+// started), or returns its problems.
+func PlanOf(r *v1alpha1.Route, ready sets.Set[string], step *Step) (*Plan, field.ErrorList) {
 	d, errs := defaulted(r)
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return NewPlan(d, ready), nil
+	return NewPlan(d, ready, step), nil
 }
+
+// Step is the traffic a Route's rollout gives its candidate, the version
+// that is not the primary (see v1alpha1.Rollout). The rollout decides it;
+// the Plan applies it like any weight: only to a ready candidate.
+type Step struct {
+	// Weight is the candidate's percentage of the requests no match takes;
+	// the primary takes the rest.
+	Weight int32
+	// Widened makes a canary's default rule weighted: the candidate takes
+	// Weight of the requests its match does not take.
+	Widened bool
+	// Withdrawn takes every request from the candidate, its matches too:
+	// a rolled-back canary.
+	Withdrawn bool
+	// Label names the rollout's state, e.g. "v2 step 2/3" or "v2
+	// promoted": rendered objects carry it in AnnotationRollout, so that
+	// each step changes what is written (and is a commit, for a Git
+	// sink), and commit subjects start with it.
+	Label string
+	// Reason says why the rollout reached the step, for the commit's
+	// message: the verdict that passed the step before, or what failed.
+	Reason string
+}
+
+// AnnotationRollout holds the Step's label on every object rendered for a
+// Route with a rollout.
+const AnnotationRollout = "iter8.tools/rollout"
 
 // Plan is a Route resolved against the versions that are ready: the traffic
 // each version gets. Every provider renders the same plan, so traffic rules
@@ -118,6 +146,9 @@ func PlanOf(r *v1alpha1.Route, ready sets.Set[string]) (*Plan, field.ErrorList) 
 //     x-iter8-version header names it (abn).
 //   - mirror: the primary takes all requests; each ready version gets a copy
 //     of its weight's percentage of them.
+//   - With a rollout, its Step sets the weights of primary and candidate
+//     (blue-green, and a widened canary, whose candidate keeps its
+//     matches); a withdrawn candidate gets nothing.
 //   - When no ready version has any traffic, the primary takes it all, ready
 //     or not: traffic stays where it was rather than nowhere.
 type Plan struct {
@@ -125,20 +156,46 @@ type Plan struct {
 	Route *v1alpha1.Route
 	// Primary is the index of the primary in Route.Spec.Versions.
 	Primary int
+	// Weighted is true when the default rule splits traffic by Weight:
+	// blue-green, or a widened canary; otherwise the primary alone takes
+	// it.
+	Weighted bool
+	// Step is the rollout's step; nil without a rollout.
+	Step *Step
 	// Traffic is what each version gets, in the order of the Route's versions.
 	Traffic []v1alpha1.VersionStatus
 }
 
-// NewPlan resolves a defaulted, valid Route against the ready versions.
-func NewPlan(r *v1alpha1.Route, ready sets.Set[string]) *Plan {
+// NewPlan resolves a defaulted, valid Route against the ready versions and
+// its rollout's step (nil before one starts, or without a rollout).
+func NewPlan(r *v1alpha1.Route, ready sets.Set[string], step *Step) *Plan {
 	s := &r.Spec
 	p := &Plan{Route: r, Primary: s.PrimaryIndex(), Traffic: make([]v1alpha1.VersionStatus, len(s.Versions))}
+	if s.Rollout != nil && step == nil {
+		step = &Step{}
+	}
+	if s.Rollout != nil {
+		p.Step = step
+	}
+	p.Weighted = s.Strategy == v1alpha1.StrategyBlueGreen || p.Step != nil && p.Step.Widened
 	weights := make([]int32, len(s.Versions))
 	for i, v := range s.Versions {
 		t := &p.Traffic[i]
 		t.Name, t.Ready = v.Name, ready.Has(v.Name)
-		if !t.Ready || i == p.Primary && s.Strategy != v1alpha1.StrategyBlueGreen {
+		if !t.Ready || i == p.Primary && !p.Weighted {
 			continue
+		}
+		if p.Step != nil {
+			if i == p.Primary {
+				weights[i] = 100 - p.Step.Weight
+				continue
+			}
+			if p.Step.Withdrawn {
+				continue
+			}
+			if p.Weighted {
+				weights[i] = p.Step.Weight
+			}
 		}
 		switch s.Strategy {
 		case v1alpha1.StrategyBlueGreen:
@@ -153,7 +210,7 @@ func NewPlan(r *v1alpha1.Route, ready sets.Set[string]) *Plan {
 			}
 		}
 	}
-	if s.Strategy != v1alpha1.StrategyBlueGreen {
+	if !p.Weighted {
 		weights[p.Primary] = 100
 	}
 	percents := percentages(weights)
@@ -207,6 +264,8 @@ type Output struct {
 	// Traffic is what each version gets, in the order of the Route's
 	// versions: what the reconciler records in status.versions.
 	Traffic []v1alpha1.VersionStatus
+	// Step is the rollout's step rendered; nil without a rollout.
+	Step *Step
 }
 
 // Summary describes the traffic in a line, e.g. "v1 80%, v2 20%",
@@ -223,10 +282,12 @@ func (o *Output) Summary() string {
 	return strings.Join(parts, ", ")
 }
 
-// Traffic describes a version's traffic in a word: "20%", "by match" or
-// "mirrored 10%".
+// Traffic describes a version's traffic in a word: "20%", "by match",
+// "by match and 30%" (a widened canary) or "mirrored 10%".
 func Traffic(t v1alpha1.VersionStatus) string {
 	switch {
+	case t.Matched && t.Weight > 0:
+		return fmt.Sprintf("by match and %d%%", t.Weight)
 	case t.Matched:
 		return "by match"
 	case t.MirrorPercent > 0:
@@ -238,13 +299,23 @@ func Traffic(t v1alpha1.VersionStatus) string {
 // CommitMessage is the message of a commit of o, rendered from route by the
 // tool named by: a subject naming the application and its traffic, then
 // where the objects come from.
+//
+// For a Route with a rollout, the subject names the step first, and the
+// step's Reason follows the subject.
 func (o *Output) CommitMessage(route *v1alpha1.Route, by string) string {
 	app := route.Spec.App
 	if app == "" {
 		app = route.Name
 	}
-	return fmt.Sprintf("route %s/%s: %s\n\nRendered by %s from Route %s (provider %s, strategy %s).\n",
-		route.Namespace, app, o.Summary(), by, route.Name, route.Spec.Provider, route.Spec.Strategy)
+	subject, detail := o.Summary(), ""
+	if o.Step != nil && o.Step.Label != "" {
+		subject = o.Step.Label + ": " + subject
+	}
+	if o.Step != nil && o.Step.Reason != "" {
+		detail = strings.TrimSpace(o.Step.Reason) + "\n\n"
+	}
+	return fmt.Sprintf("route %s/%s: %s\n\n%sRendered by %s from Route %s (provider %s, strategy %s).\n",
+		route.Namespace, app, subject, detail, by, route.Name, route.Spec.Provider, route.Spec.Strategy)
 }
 
 // AllVersions returns the names of all the Route's versions: the ready set
@@ -263,7 +334,13 @@ func AllVersions(r *v1alpha1.Route) sets.Set[string] {
 // problem), resolves the Plan and calls the provider's renderer. The Route
 // must have a namespace.
 func Render(r *v1alpha1.Route, ready sets.Set[string]) (*Output, error) {
-	p, errs := PlanOf(r, ready)
+	return RenderStep(r, ready, nil)
+}
+
+// RenderStep is Render at a step of the Route's rollout (nil: before it
+// starts): the objects carry the step's label in AnnotationRollout.
+func RenderStep(r *v1alpha1.Route, ready sets.Set[string], step *Step) (*Output, error) {
+	p, errs := PlanOf(r, ready, step)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w %s: %w", ErrInvalid, r.Name, errs.ToAggregate())
 	}
@@ -274,7 +351,17 @@ func Render(r *v1alpha1.Route, ready sets.Set[string]) (*Output, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rendering Route %s for %s: %w", r.Name, r.Spec.Provider, err)
 	}
-	return &Output{Objects: objs, Traffic: p.Traffic}, nil
+	if p.Step != nil && p.Step.Label != "" {
+		for _, o := range objs {
+			a := o.GetAnnotations()
+			if a == nil {
+				a = map[string]string{}
+			}
+			a[AnnotationRollout] = p.Step.Label
+			o.SetAnnotations(a)
+		}
+	}
+	return &Output{Objects: objs, Traffic: p.Traffic, Step: p.Step}, nil
 }
 
 // objectMeta is the metadata of a rendered object.

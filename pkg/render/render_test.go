@@ -28,6 +28,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 type goldenCase struct {
 	name, route string
 	ready       []string // nil: every version
+	step        *render.Step
 }
 
 // goldenCases are a case per Route file with every version ready, and the
@@ -44,15 +45,25 @@ func goldenCases(t *testing.T) []goldenCase {
 		cases = append(cases, goldenCase{name: name, route: name})
 	}
 	return append(cases,
-		goldenCase{"istio-blue-green-v2-not-ready", "istio-blue-green", []string{"v1"}},
-		goldenCase{"istio-blue-green-primary-not-ready", "istio-blue-green", []string{"v2"}},
-		goldenCase{"istio-blue-green-none-ready", "istio-blue-green", []string{}},
-		goldenCase{"istio-canary-v2-not-ready", "istio-canary", []string{"v1"}},
-		goldenCase{"gateway-api-mirror-v2-not-ready", "gateway-api-mirror", []string{"v1"}},
-		goldenCase{"gateway-api-abn-none-ready", "gateway-api-abn", []string{}},
-		goldenCase{"traefik-mirror-v2-not-ready", "traefik-mirror", []string{"v1"}},
-		goldenCase{"traefik-blue-green-primary-not-ready", "traefik-blue-green", []string{"v2"}},
-		goldenCase{"kserve-modelmesh-abn-v2-not-ready", "kserve-modelmesh-abn", []string{"v1", "v3"}},
+		goldenCase{"istio-blue-green-v2-not-ready", "istio-blue-green", []string{"v1"}, nil},
+		goldenCase{"istio-blue-green-primary-not-ready", "istio-blue-green", []string{"v2"}, nil},
+		goldenCase{"istio-blue-green-none-ready", "istio-blue-green", []string{}, nil},
+		goldenCase{"istio-canary-v2-not-ready", "istio-canary", []string{"v1"}, nil},
+		goldenCase{"gateway-api-mirror-v2-not-ready", "gateway-api-mirror", []string{"v1"}, nil},
+		goldenCase{"gateway-api-abn-none-ready", "gateway-api-abn", []string{}, nil},
+		goldenCase{"traefik-mirror-v2-not-ready", "traefik-mirror", []string{"v1"}, nil},
+		goldenCase{"traefik-blue-green-primary-not-ready", "traefik-blue-green", []string{"v2"}, nil},
+		goldenCase{"kserve-modelmesh-abn-v2-not-ready", "kserve-modelmesh-abn", []string{"v1", "v3"}, nil},
+		// Rollouts at a step: a canary's match alone, widened to a share
+		// of the rest, and withdrawn (rolled back); a blue-green's weight.
+		goldenCase{"istio-canary-rollout-step-1", "istio-canary-rollout", nil, &render.Step{Label: "v2 step 1/3"}},
+		goldenCase{"istio-canary-rollout-widened", "istio-canary-rollout", nil, &render.Step{Weight: 30, Widened: true, Label: "v2 step 2/3"}},
+		goldenCase{"istio-canary-rollout-rolled-back", "istio-canary-rollout", nil, &render.Step{Withdrawn: true, Label: "v2 rolled back at step 2/3"}},
+		goldenCase{"gateway-api-canary-rollout-widened", "gateway-api-canary-rollout", nil, &render.Step{Weight: 30, Widened: true, Label: "v2 step 2/3"}},
+		goldenCase{"traefik-canary-rollout-widened", "traefik-canary-rollout", nil, &render.Step{Weight: 30, Widened: true, Label: "v2 step 2/3"}},
+		goldenCase{"traefik-canary-rollout-rolled-back", "traefik-canary-rollout", nil, &render.Step{Withdrawn: true, Label: "v2 rolled back at step 2/3"}},
+		goldenCase{"istio-blue-green-rollout-step-2", "istio-blue-green-rollout", nil, &render.Step{Weight: 40, Widened: true, Label: "v2 step 2/2"}},
+		goldenCase{"istio-blue-green-rollout-promoted", "istio-blue-green-rollout", []string{"v2"}, &render.Step{Weight: 100, Widened: true, Label: "v2 promoted"}},
 	)
 }
 
@@ -72,12 +83,15 @@ func renderCase(t *testing.T, c goldenCase) []byte {
 			readyText = "none"
 		}
 	}
-	out, err := render.Render(r, ready)
+	out, err := render.RenderStep(r, ready, c.step)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# %s/%s rendered from routes/%s.yaml; ready: %s\n# traffic: %s\n", r.Spec.Provider, r.Spec.Strategy, c.route, readyText, out.Summary())
+	if c.step != nil {
+		fmt.Fprintf(&b, "# rollout: %s\n", c.step.Label)
+	}
 	for _, o := range out.Objects {
 		y, err := gitops.Marshal(o)
 		if err != nil {
@@ -177,7 +191,7 @@ func TestPlan(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &v1alpha1.Route{Spec: v1alpha1.RouteSpec{Provider: "istio", Strategy: tc.strategy, Versions: tc.versions}}
-			p := render.NewPlan(r, sets.New(tc.ready...))
+			p := render.NewPlan(r, sets.New(tc.ready...), nil)
 			if diff := cmp.Diff(tc.want, p.Traffic); diff != "" {
 				t.Errorf("traffic (-want +got):\n%s", diff)
 			}

@@ -116,6 +116,11 @@ func TestCRDAgreesWithRenderers(t *testing.T) {
 	}
 }
 
+// rollout is a rollout with one step of the weight.
+func rollout(weight int32) *v1alpha1.Rollout {
+	return &v1alpha1.Rollout{Steps: []v1alpha1.RolloutStep{{Weight: ptr.To(weight)}}}
+}
+
 // TestCRDRejectsBadRoutes shows that the CRD's schema and CEL rules refuse
 // each mistake when the Route is created, and that Validate (used for
 // files) reports the same mistake at the right field.
@@ -208,6 +213,38 @@ func TestCRDRejectsBadRoutes(t *testing.T) {
 		}, "path must stay inside the repository", "spec.sink.git.path"},
 		{"unknown sink", "istio", "abn", func(s *v1alpha1.RouteSpec) { s.Sink = &v1alpha1.Sink{Type: "s3"} },
 			`spec.sink.type: Unsupported value: "s3"`, "spec.sink.type"},
+		{"rollout of a mirror", "istio", "mirror", func(s *v1alpha1.RouteSpec) { s.Versions[1].Weight, s.Rollout = nil, rollout(10) },
+			"rollout is used only by the blue-green and canary strategies", "spec.rollout"},
+		{"rollout of three versions", "istio", "canary", func(s *v1alpha1.RouteSpec) {
+			s.Versions = append(s.Versions, s.Versions[1])
+			s.Versions[2].Name, s.Rollout = "v3", rollout(10)
+		}, "a rollout needs exactly two versions: the primary and the candidate", "spec.versions"},
+		{"rollout with version weights", "istio", "blue-green", func(s *v1alpha1.RouteSpec) { s.Rollout = rollout(10) },
+			"with a rollout, its steps set the weights: the versions take none", "spec.versions[0].weight"},
+		{"blue-green rollout step without weight", "istio", "blue-green", func(s *v1alpha1.RouteSpec) {
+			s.Versions[0].Weight, s.Versions[1].Weight, s.Rollout = nil, nil, rollout(10)
+			s.Rollout.Steps = append(s.Rollout.Steps, v1alpha1.RolloutStep{})
+		}, "a blue-green rollout needs a weight on every step", "spec.rollout.steps[1].weight"},
+		{"rollout step weight above 100", "istio", "canary", func(s *v1alpha1.RouteSpec) { s.Rollout = rollout(120) },
+			"should be less than or equal to 100", "spec.rollout.steps[0].weight"},
+		{"rollout without steps", "istio", "canary", func(s *v1alpha1.RouteSpec) { s.Rollout = &v1alpha1.Rollout{} },
+			"spec.rollout.steps: Required value", "spec.rollout.steps"},
+		{"analysis naming nothing", "istio", "canary", func(s *v1alpha1.RouteSpec) {
+			s.Rollout = rollout(10)
+			s.Rollout.Steps[0].Analysis = &v1alpha1.Analysis{}
+		}, "an analysis needs exactly one of experiment and spec", "spec.rollout.steps[0].analysis"},
+		{"pause both timed and manual", "istio", "canary", func(s *v1alpha1.RouteSpec) {
+			s.Rollout = rollout(10)
+			s.Rollout.Steps[0].Pause = &v1alpha1.Pause{UntilResumed: true, Duration: &metav1.Duration{Duration: time.Minute}}
+		}, "a pause needs exactly one of duration and untilResumed: true", "spec.rollout.steps[0].pause"},
+		{"webhook URL not http", "istio", "canary", func(s *v1alpha1.RouteSpec) {
+			s.Rollout = rollout(10)
+			s.Rollout.Steps[0].Webhooks = []v1alpha1.Webhook{{Name: "ok", URL: "ftp://example.com/hook"}}
+		}, "spec.rollout.steps[0].webhooks[0].url in body should match", "spec.rollout.steps[0].webhooks[0].url"},
+		{"notification with url and secretRef", "istio", "canary", func(s *v1alpha1.RouteSpec) {
+			s.Rollout = rollout(10)
+			s.Rollout.Notify = []v1alpha1.Notification{{URL: "https://hooks.example.com/x", SecretRef: &v1alpha1.LocalObjectReference{Name: "slack"}}}
+		}, "a notification needs exactly one of url and secretRef", "spec.rollout.notify[0]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -93,7 +93,7 @@ func TestParseReportsEveryProblemWithLineAndPath(t *testing.T) {
 `,
 			want: []string{
 				`r.yaml:5: spec.provider: Unsupported value: "linkerd": supported values: "istio", "gateway-api", "traefik", "kserve", "kserve-modelmesh"`,
-				`r.yaml:7: spec.colour: unknown field; allowed fields: app, entryPoints, gateways, hosts, parentRefs, port, protocol, provider, sink, strategy, versions`,
+				`r.yaml:7: spec.colour: unknown field; allowed fields: app, entryPoints, gateways, hosts, parentRefs, port, protocol, provider, rollout, sink, strategy, versions`,
 				`r.yaml:11: spec.versions[0].weight: Invalid value: 120: must be between 0 and 100`,
 				`r.yaml:12: spec.versions[1].name: Duplicate value: "v1"`,
 				`r.yaml:12: spec.versions[1].service: Required value: the Service that serves the version`,

@@ -82,7 +82,7 @@ func viewOf(r *v1alpha1.Route) RouteView {
 	}
 	v.Stalled = apimeta.IsStatusConditionTrue(r.Status.Conditions, meta.StalledCondition)
 	desired := map[string]string{}
-	if p, errs := render.PlanOf(r, render.AllVersions(r)); len(errs) == 0 {
+	if p, errs := render.PlanOf(r, render.AllVersions(r), nil); len(errs) == 0 {
 		for _, t := range p.Traffic {
 			desired[t.Name] = render.Traffic(t)
 		}

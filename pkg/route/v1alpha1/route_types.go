@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -130,7 +131,11 @@ type Route struct {
 // checks the same and more, for files. Rules about the primary (the version
 // marked primary, else the first) have a branch for each case.
 //
-// +kubebuilder:validation:XValidation:rule="self.strategy != 'blue-green' || self.versions.exists(v, has(v.weight) && v.weight > 0)",message="blue-green needs a version with a weight above 0",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="self.strategy != 'blue-green' || has(self.rollout) || self.versions.exists(v, has(v.weight) && v.weight > 0)",message="blue-green needs a version with a weight above 0",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="!has(self.rollout) || self.strategy in ['blue-green', 'canary']",message="rollout is used only by the blue-green and canary strategies",fieldPath=".rollout"
+// +kubebuilder:validation:XValidation:rule="!has(self.rollout) || size(self.versions) == 2",message="a rollout needs exactly two versions: the primary and the candidate",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="!has(self.rollout) || self.versions.all(v, !has(v.weight))",message="with a rollout, its steps set the weights: the versions take none",fieldPath=".versions"
+// +kubebuilder:validation:XValidation:rule="!has(self.rollout) || self.strategy != 'blue-green' || self.rollout.steps.all(s, has(s.weight))",message="a blue-green rollout needs a weight on every step",fieldPath=".rollout.steps"
 // +kubebuilder:validation:XValidation:rule="self.strategy in ['blue-green', 'mirror', 'abn'] || self.versions.all(v, !has(v.weight))",message="weight is used only by the blue-green, mirror and abn strategies",fieldPath=".versions"
 // +kubebuilder:validation:XValidation:rule="self.strategy != 'abn' || self.versions.all(v, has(v.weight)) || self.versions.all(v, !has(v.weight))",message="abn weights are shares of users: give every version a weight, or none for equal shares",fieldPath=".versions"
 // +kubebuilder:validation:XValidation:rule="self.strategy != 'abn' || !self.versions.exists(v, has(v.weight)) || self.versions.exists(v, has(v.weight) && v.weight > 0)",message="abn needs a version with a weight above 0",fieldPath=".versions"
@@ -229,6 +234,170 @@ type RouteSpec struct {
 	// repository that Flux applies.
 	// +optional
 	Sink *Sink `json:"sink,omitempty"`
+
+	// Rollout moves traffic to the candidate (the version that is not the
+	// primary) in steps, each gated by an experiment, a pause and
+	// webhooks, and promotes it after the last step; a failed gate rolls
+	// it back. Every step is written through the sink (a commit, for a Git
+	// sink). Used by the blue-green and canary strategies, with exactly two
+	// versions and no weights on them.
+	// +optional
+	Rollout *Rollout `json:"rollout,omitempty"`
+}
+
+// Rollout is a progressive rollout of the candidate.
+type Rollout struct {
+	// Steps are applied in order; the candidate is promoted once the last
+	// one passes.
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=20
+	Steps []RolloutStep `json:"steps"`
+
+	// Notify are webhooks told of every change of step or phase.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	Notify []Notification `json:"notify,omitempty"`
+}
+
+// RolloutStep is one step of a rollout: the candidate's traffic, then its
+// gates, in order: the analysis, the pause, the webhooks.
+type RolloutStep struct {
+	// Weight is the candidate's percentage of the requests no match takes;
+	// the primary takes the rest. Required by blue-green. A canary's steps
+	// without a weight send the candidate only the requests its match
+	// takes; from its first step with a weight on, the candidate takes its
+	// matches and that share of the rest. Weights never decrease from step
+	// to step.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Weight *int32 `json:"weight,omitempty"`
+
+	// Analysis is an experiment run, as a Job owned by the Route, once the
+	// step's routing is live; the step passes when every version of it
+	// satisfies every SLO.
+	// +optional
+	Analysis *Analysis `json:"analysis,omitempty"`
+
+	// Pause holds the step once its analysis passed: for a duration, or
+	// until `kubectl iter8-route resume`.
+	// +optional
+	Pause *Pause `json:"pause,omitempty"`
+
+	// Webhooks are asked, in order, once the analysis and pause are
+	// passed, whether the step may advance: a 2xx answer lets it; 409
+	// Conflict aborts the rollout; any other answer, or none, holds the
+	// step and the webhook is asked again.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	Webhooks []Webhook `json:"webhooks,omitempty"`
+}
+
+// Analysis is the experiment that gates a step.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.experiment) != has(self.spec)",message="an analysis needs exactly one of experiment and spec"
+type Analysis struct {
+	// Experiment names an experiment in the Route's namespace, made by
+	// `kubectl iter8-run launch`: its spec is run afresh at the step.
+	// +optional
+	// +kubebuilder:validation:MaxLength=57
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Experiment string `json:"experiment,omitempty"`
+
+	// Spec is an experiment's spec inline: its versions and tasks, as
+	// under spec: in an experiment file.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	Spec *apiextensionsv1.JSON `json:"spec,omitempty"`
+
+	// Timeout bounds the experiment, from when it is created; the rollout
+	// fails (and rolls back) when it has no verdict by then. Default: 10m.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// Pause holds a step.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.duration) != (has(self.untilResumed) && self.untilResumed)",message="a pause needs exactly one of duration and untilResumed: true"
+type Pause struct {
+	// Duration is how long the step is held.
+	// +optional
+	Duration *metav1.Duration `json:"duration,omitempty"`
+	// UntilResumed holds the step until `kubectl iter8-route resume`.
+	// +optional
+	UntilResumed bool `json:"untilResumed,omitempty"`
+}
+
+// Webhook is an HTTP endpoint asked whether a step may advance. It is sent
+// a POST of a JSON RolloutEvent.
+type Webhook struct {
+	// Name identifies the webhook in status and events.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+	// URL is the endpoint's http:// or https:// URL.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/]+(/[^\s]*)?$`
+	URL string `json:"url"`
+}
+
+// NotificationFormat is the shape of a notification's payload.
+// +kubebuilder:validation:Enum=slack;json
+type NotificationFormat string
+
+// The notification formats.
+const (
+	// NotificationSlack posts {"text": "..."}, what Slack incoming webhooks
+	// take; the default.
+	NotificationSlack NotificationFormat = "slack"
+	// NotificationJSON posts the RolloutEvent as JSON.
+	NotificationJSON NotificationFormat = "json"
+)
+
+// NotificationFormats lists every notification format.
+var NotificationFormats = []NotificationFormat{NotificationSlack, NotificationJSON}
+
+// Notification is a webhook told of a rollout's changes.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.url) != has(self.secretRef)",message="a notification needs exactly one of url and secretRef"
+type Notification struct {
+	// URL is the webhook's http:// or https:// URL.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/]+(/[^\s]*)?$`
+	URL string `json:"url,omitempty"`
+	// SecretRef names a Secret in the Route's namespace whose key url holds
+	// the webhook's URL (Slack's are secrets), and whose optional key token
+	// is sent as a bearer token.
+	// +optional
+	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
+	// Format is slack (default) or json.
+	// +optional
+	Format NotificationFormat `json:"format,omitempty"`
+}
+
+// RolloutEvent is what webhooks and notifications of a rollout are sent.
+type RolloutEvent struct {
+	// Route is namespace/name of the Route.
+	Route string `json:"route"`
+	// Candidate is the version being rolled out.
+	Candidate string `json:"candidate"`
+	// Step is the step, from 1; 0 before the first.
+	Step int32 `json:"step"`
+	// Steps is the number of steps.
+	Steps int32 `json:"steps"`
+	// Weight is the candidate's percentage of the traffic no match takes.
+	Weight int32 `json:"weight"`
+	// Phase is the rollout's phase.
+	Phase RolloutPhase `json:"phase"`
+	// Message says what happened.
+	Message string `json:"message"`
 }
 
 // SinkType says where the reconciler writes the rendered routing.
@@ -553,6 +722,120 @@ type RouteStatus struct {
 	// +optional
 	// +listType=atomic
 	Guarded []ResourceReference `json:"guarded,omitempty"`
+
+	// Rollout is the state of the rollout of spec.rollout.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
+}
+
+// RolloutPhase is where a rollout is.
+type RolloutPhase string
+
+// The rollout phases.
+const (
+	// RolloutWaiting: the candidate is not ready; the primary takes all
+	// traffic.
+	RolloutWaiting RolloutPhase = "Waiting"
+	// RolloutProgressing: a step is being applied or analysed.
+	RolloutProgressing RolloutPhase = "Progressing"
+	// RolloutPaused: a step is held by its pause or a webhook.
+	RolloutPaused RolloutPhase = "Paused"
+	// RolloutSucceeded: the candidate is promoted: it takes all traffic.
+	RolloutSucceeded RolloutPhase = "Succeeded"
+	// RolloutRolledBack: an SLO failed, a webhook or a person aborted:
+	// the primary takes all traffic.
+	RolloutRolledBack RolloutPhase = "RolledBack"
+	// RolloutFailed: a step's experiment failed or timed out: the primary
+	// takes all traffic.
+	RolloutFailed RolloutPhase = "Failed"
+)
+
+// Done reports whether the phase is final for its candidate.
+func (p RolloutPhase) Done() bool {
+	return p == RolloutSucceeded || p == RolloutRolledBack || p == RolloutFailed
+}
+
+// RolloutStage is where a step is.
+type RolloutStage string
+
+// The stages of a step, in order, and those of a rollout's end.
+const (
+	// StageApplying: the step's routing is written, not yet live.
+	StageApplying RolloutStage = "Applying"
+	// StageAnalysing: the step's experiment runs.
+	StageAnalysing RolloutStage = "Analysing"
+	// StagePausing: the step's pause holds it.
+	StagePausing RolloutStage = "Pausing"
+	// StageConfirming: the step's webhooks are asked.
+	StageConfirming RolloutStage = "Confirming"
+	// StagePromoting: the candidate's promotion is written, not yet live.
+	StagePromoting RolloutStage = "Promoting"
+	// StageRollingBack: the rollback is written, not yet live.
+	StageRollingBack RolloutStage = "RollingBack"
+	// StageDone: the phase is final.
+	StageDone RolloutStage = "Done"
+)
+
+// RolloutStatus is the state of a rollout.
+type RolloutStatus struct {
+	// Candidate is the version rolled out.
+	Candidate string `json:"candidate"`
+	// ID identifies this rollout of the candidate; the experiments of its
+	// steps are named after it.
+	ID string `json:"id"`
+	// Step is the current step, from 1; 0 before the first.
+	Step int32 `json:"step"`
+	// Phase is Waiting, Progressing, Paused, Succeeded, RolledBack or
+	// Failed.
+	Phase RolloutPhase `json:"phase"`
+	// Stage is where the step is.
+	Stage RolloutStage `json:"stage"`
+	// Weight is the candidate's percentage of the requests no match takes,
+	// as the rollout decides it.
+	Weight int32 `json:"weight"`
+	// Widened is true once a canary's candidate takes a weighted share.
+	// +optional
+	Widened bool `json:"widened,omitempty"`
+	// StageTime is when the stage began.
+	// +optional
+	StageTime *metav1.Time `json:"stageTime,omitempty"`
+	// Experiment names the experiment of the current step, once created.
+	// +optional
+	Experiment string `json:"experiment,omitempty"`
+	// Verdict is the outcome of the current step's experiment: Passed,
+	// Failed, or empty while it runs.
+	// +optional
+	Verdict string `json:"verdict,omitempty"`
+	// Message says what the rollout waits for, or why it ended.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// LastHandledAction is the value of the route.iter8.tools/action
+	// annotation (resume, promote or abort) last acted on.
+	// +optional
+	LastHandledAction string `json:"lastHandledAction,omitempty"`
+	// History lists what the rollout did, oldest first.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	History []RolloutRecord `json:"history,omitempty"`
+}
+
+// RolloutRecord is one thing a rollout did.
+type RolloutRecord struct {
+	// Time it happened.
+	Time metav1.Time `json:"time"`
+	// Step it happened at, from 1; 0 before the first.
+	Step int32 `json:"step"`
+	// Phase after it.
+	Phase RolloutPhase `json:"phase"`
+	// Weight of the candidate after it.
+	Weight int32 `json:"weight"`
+	// Revision is the revision written for it (a Git commit, for a Git
+	// sink), if it changed the routing.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// Message says what happened.
+	Message string `json:"message"`
 }
 
 // ResourceReference identifies an object.

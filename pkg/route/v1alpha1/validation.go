@@ -143,7 +143,144 @@ func (r *Route) Validate() field.ErrorList {
 
 	errs = append(errs, s.validateVersions(spec.Child("versions"))...)
 	errs = append(errs, validateSink(s.Sink, spec.Child("sink"))...)
+	errs = append(errs, s.validateRollout(spec)...)
 	return errs
+}
+
+// Limits of a rollout, the same as the CRD's.
+const (
+	maxSteps         = 20
+	maxWebhooks      = 8
+	maxNotifications = 8
+	maxExperimentLen = 57
+)
+
+// webURL is an http(s) URL, as the CRD's pattern for webhooks.
+var webURL = regexp.MustCompile(`^https?://[^\s/]+(/[^\s]*)?$`)
+
+// validateRollout checks spec.rollout: the CRD's rules, and that weights
+// never decrease and a canary's unweighted steps come first, which CEL
+// cannot express over a list.
+func (s *RouteSpec) validateRollout(spec *field.Path) field.ErrorList {
+	ro := s.Rollout
+	if ro == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	p := spec.Child("rollout")
+	if s.Strategy != "" && s.Strategy != StrategyBlueGreen && s.Strategy != StrategyCanary {
+		errs = append(errs, field.Forbidden(p, "rollout is used only by the blue-green and canary strategies"))
+	}
+	if len(s.Versions) != 2 {
+		errs = append(errs, field.Invalid(spec.Child("versions"), fmt.Sprintf("%d versions", len(s.Versions)), "a rollout needs exactly two versions: the primary and the candidate"))
+	}
+	for i, v := range s.Versions {
+		if v.Weight != nil {
+			errs = append(errs, field.Forbidden(spec.Child("versions").Index(i).Child("weight"), "with a rollout, its steps set the weights: the versions take none"))
+		}
+	}
+	sp := p.Child("steps")
+	switch {
+	case len(ro.Steps) == 0:
+		errs = append(errs, field.Required(sp, "a rollout needs at least one step"))
+	case len(ro.Steps) > maxSteps:
+		errs = append(errs, field.TooMany(sp, len(ro.Steps), maxSteps))
+	}
+	last, lastAt := int32(-1), -1
+	for i, st := range ro.Steps {
+		ip := sp.Index(i)
+		if st.Weight == nil {
+			switch {
+			case s.Strategy == StrategyBlueGreen:
+				errs = append(errs, field.Required(ip.Child("weight"), "a blue-green rollout needs a weight on every step"))
+			case lastAt >= 0:
+				errs = append(errs, field.Required(ip.Child("weight"), fmt.Sprintf("a canary's steps without a weight come before those with one, and %s has one", sp.Index(lastAt))))
+			}
+		} else {
+			w := *st.Weight
+			switch {
+			case w < 0 || w > 100:
+				errs = append(errs, field.Invalid(ip.Child("weight"), w, "must be between 0 and 100"))
+			case w < last:
+				errs = append(errs, field.Invalid(ip.Child("weight"), w, fmt.Sprintf("weights never decrease: %s is %d", sp.Index(lastAt).Child("weight"), last)))
+			}
+			last, lastAt = w, i
+		}
+		if a := st.Analysis; a != nil {
+			ap := ip.Child("analysis")
+			switch {
+			case (a.Experiment == "") == (a.Spec == nil):
+				errs = append(errs, field.Invalid(ap, "", "an analysis needs exactly one of experiment and spec"))
+			case a.Experiment != "":
+				if len(a.Experiment) > maxExperimentLen {
+					errs = append(errs, field.TooLong(ap.Child("experiment"), a.Experiment, maxExperimentLen))
+				}
+				for _, msg := range validation.IsDNS1123Label(a.Experiment) {
+					errs = append(errs, field.Invalid(ap.Child("experiment"), a.Experiment, msg))
+				}
+			}
+			if a.Timeout != nil && a.Timeout.Duration <= 0 {
+				errs = append(errs, field.Invalid(ap.Child("timeout"), a.Timeout.Duration.String(), "must be above 0"))
+			}
+		}
+		if ps := st.Pause; ps != nil {
+			pp := ip.Child("pause")
+			switch {
+			case (ps.Duration != nil) == ps.UntilResumed:
+				errs = append(errs, field.Invalid(pp, "", "a pause needs exactly one of duration and untilResumed: true"))
+			case ps.Duration != nil && ps.Duration.Duration <= 0:
+				errs = append(errs, field.Invalid(pp.Child("duration"), ps.Duration.Duration.String(), "must be above 0"))
+			}
+		}
+		wp := ip.Child("webhooks")
+		if len(st.Webhooks) > maxWebhooks {
+			errs = append(errs, field.TooMany(wp, len(st.Webhooks), maxWebhooks))
+		}
+		names := map[string]bool{}
+		for j, h := range st.Webhooks {
+			hp := wp.Index(j)
+			switch {
+			case h.Name == "":
+				errs = append(errs, field.Required(hp.Child("name"), "names the webhook in status and events"))
+			case names[h.Name]:
+				errs = append(errs, field.Duplicate(hp.Child("name"), h.Name))
+			}
+			names[h.Name] = true
+			if !webURL.MatchString(h.URL) {
+				errs = append(errs, field.Invalid(hp.Child("url"), h.URL, "must be an http:// or https:// URL"))
+			}
+		}
+	}
+	np := p.Child("notify")
+	if len(ro.Notify) > maxNotifications {
+		errs = append(errs, field.TooMany(np, len(ro.Notify), maxNotifications))
+	}
+	for i, n := range ro.Notify {
+		ip := np.Index(i)
+		switch {
+		case (n.URL == "") == (n.SecretRef == nil):
+			errs = append(errs, field.Invalid(ip, "", "a notification needs exactly one of url and secretRef"))
+		case n.URL != "" && !webURL.MatchString(n.URL):
+			errs = append(errs, field.Invalid(ip.Child("url"), n.URL, "must be an http:// or https:// URL"))
+		case n.SecretRef != nil:
+			for _, msg := range validation.IsDNS1123Subdomain(n.SecretRef.Name) {
+				errs = append(errs, field.Invalid(ip.Child("secretRef", "name"), n.SecretRef.Name, msg))
+			}
+		}
+		if n.Format != "" && !slices.Contains(NotificationFormats, n.Format) {
+			errs = append(errs, field.NotSupported(ip.Child("format"), n.Format, NotificationFormats))
+		}
+	}
+	return errs
+}
+
+// CandidateIndex returns the index in Versions of a rollout's candidate:
+// the version that is not the primary; -1 without exactly two versions.
+func (s *RouteSpec) CandidateIndex() int {
+	if len(s.Versions) != 2 {
+		return -1
+	}
+	return 1 - s.PrimaryIndex()
 }
 
 // gitURL is an http(s) URL without credentials, as the CRD's pattern.
@@ -294,7 +431,7 @@ func (s *RouteSpec) validateVersions(path *field.Path) field.ErrorList {
 			}
 		}
 	}
-	if s.Strategy == StrategyBlueGreen && !anyWeight {
+	if s.Strategy == StrategyBlueGreen && !anyWeight && s.Rollout == nil {
 		errs = append(errs, field.Invalid(path, fmt.Sprintf("%d versions", len(s.Versions)), "blue-green needs a version with a weight above 0"))
 	}
 	if s.Strategy == StrategyABN && weighted > 0 {
