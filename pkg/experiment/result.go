@@ -213,6 +213,29 @@ func (r *Result) SLOsSatisfied() bool {
 	return true
 }
 
+// UnmetSLOs lists the SLOs a version does not satisfy, by version then
+// SLO, e.g. "v2: http/latency-p99 <= 50 (73.2)", or "v2: http/error-rate
+// <= 0 (no value)"; "no SLOs assessed" when nothing was.
+func (r *Result) UnmetSLOs() []string {
+	if r.SLOs == nil {
+		return []string{"no SLOs assessed"}
+	}
+	var out []string
+	for i, v := range r.Versions {
+		for j, slo := range r.SLOs.SLOs {
+			if r.SLOs.Satisfies(i, j) {
+				continue
+			}
+			value := "no value"
+			if x, ok := r.Value(v.Name, slo.Metric); ok {
+				value = fmt.Sprintf("%g", x)
+			}
+			out = append(out, fmt.Sprintf("%s: %s (%s)", v.Name, slo, value))
+		}
+	}
+	return out
+}
+
 // NewResult returns an empty result for exp.
 func NewResult(exp *Experiment) *Result {
 	r := &Result{Experiment: exp.Metadata.Name, Namespace: exp.Metadata.Namespace}

@@ -96,8 +96,11 @@ func (o *InstallOptions) Validate() error {
 // the kinds it renders (server-side apply and prune); the kinds versions
 // name by default, Services, Deployments and KServe InferenceServices, plus
 // ReadinessResources (read, watch, and patch for its finalizer); Flux
-// Kustomizations (read); Secrets (get: the Git sinks' credentials); events;
-// and Leases in its own namespace.
+// Kustomizations (read); Secrets (get: the Git sinks' credentials); the
+// experiments of rollouts' steps (create Secrets, ServiceAccounts, Roles,
+// RoleBindings and Jobs; read Jobs; update Secrets, which their Roles
+// grant on the experiment's own Secret); events; and Leases in its own
+// namespace.
 func InstallObjects(o InstallOptions) ([]*unstructured.Unstructured, error) {
 	o.Default()
 	if err := o.Validate(); err != nil {
@@ -191,7 +194,15 @@ func controllerRules(resources []string) []rbacv1.PolicyRule {
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: guard},
 		{APIGroups: []string{"serving.kserve.io"}, Resources: []string{"inferenceservices"}, Verbs: guard},
 		{APIGroups: []string{"kustomize.toolkit.fluxcd.io"}, Resources: []string{"kustomizations"}, Verbs: read},
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}},
+		// Secrets: the Git sinks' credentials (get); and the experiments of
+		// rollouts' steps, with their ServiceAccounts, Roles, RoleBindings and
+		// Jobs (create; update and patch on Secrets because an experiment's
+		// Role grants them on its own Secret, and RBAC lets nobody grant
+		// more than it holds).
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create", "update", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "create"}},
+		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "rolebindings"}, Verbs: []string{"get", "create"}},
+		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "create"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}
 	return append(rules, readiness.Rules(resources, guard)...)

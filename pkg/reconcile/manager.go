@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -70,6 +71,9 @@ type Options struct {
 	LeaderElectionNamespace string
 	// RateLimiter spaces the retries of failing Routes.
 	RateLimiter fluxcontroller.RateLimiterOptions
+	// AnalysisImage runs the experiments of rollouts' steps. Default: the
+	// run image of this build (runner.DefaultImage()).
+	AnalysisImage string
 	// Logger logs; default: controller-runtime's global logger.
 	Logger logr.Logger
 }
@@ -182,7 +186,13 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manag
 	if gitDir == "" {
 		gitDir = filepath.Join(os.TempDir(), "iter8-route-controller-git")
 	}
+	kube, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return nil, err
+	}
 	r := &RouteReconciler{
+		Kube:          kube,
+		AnalysisImage: opts.AnalysisImage,
 		Client:        mgr.GetClient(),
 		APIReader:     mgr.GetAPIReader(),
 		EventRecorder: recorder,
@@ -232,6 +242,14 @@ var (
 		ctrlmetrics.Registry.MustRegister(rec.Collectors()...)
 		return rec
 	})
+	rolloutGauge = sync.OnceValue(func() *prometheus.GaugeVec {
+		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "iter8_route_rollout_step",
+			Help: "The step (from 1; 0 before the first) a Route's rollout is at, labelled with its candidate and phase.",
+		}, []string{"namespace", "route", "candidate", "phase"})
+		ctrlmetrics.Registry.MustRegister(g)
+		return g
+	})
 	trafficGauge = sync.OnceValue(func() *prometheus.GaugeVec {
 		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "iter8_route_version_weight",
@@ -250,7 +268,17 @@ func recordTraffic(route *v1alpha1.Route) {
 	}
 }
 
-// forgetTraffic removes the Route's weight gauges.
+// forgetTraffic removes the Route's weight and rollout gauges.
 func forgetTraffic(route *v1alpha1.Route) {
 	trafficGauge().DeletePartialMatch(prometheus.Labels{"namespace": route.Namespace, "route": route.Name})
+	rolloutGauge().DeletePartialMatch(prometheus.Labels{"namespace": route.Namespace, "route": route.Name})
+}
+
+// recordRollout sets the rollout gauge of the Route: one series, for its
+// candidate and phase.
+func recordRollout(route *v1alpha1.Route) {
+	rolloutGauge().DeletePartialMatch(prometheus.Labels{"namespace": route.Namespace, "route": route.Name})
+	if st := route.Status.Rollout; st != nil {
+		rolloutGauge().WithLabelValues(route.Namespace, route.Name, st.Candidate, string(st.Phase)).Set(float64(st.Step))
+	}
 }

@@ -21,6 +21,7 @@ import (
 	kmeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -92,6 +93,9 @@ const (
 	// ReasonVersionObjectsFailed: reading or patching a version's objects
 	// failed.
 	ReasonVersionObjectsFailed = "VersionObjectsFailed"
+	// ReasonAnalysisFailed: the experiment of a rollout's step cannot be
+	// made or read.
+	ReasonAnalysisFailed = "AnalysisFailed"
 	// ReasonReconciliationFailed: any other failure.
 	ReasonReconciliationFailed = "ReconciliationFailed"
 )
@@ -120,6 +124,12 @@ type RouteReconciler struct {
 	DrainDelay time.Duration
 	// Git writes to the Git sinks; required when a Route has sink git.
 	Git *GitWriter
+	// Kube makes and reads the experiments of rollouts' steps; required
+	// when a Route has a rollout with an analysis.
+	Kube kubernetes.Interface
+	// AnalysisImage runs the experiments of rollouts' steps; default:
+	// runner.DefaultImage().
+	AnalysisImage string
 
 	mapper     kmeta.RESTMapper
 	controller controller.Controller
@@ -151,7 +161,8 @@ func (r *RouteReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager
 	}
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
-		For(&v1alpha1.Route{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicates.ReconcileRequestedPredicate{}))).
+		// Annotations: route.iter8.tools/action acts on a rollout.
+		For(&v1alpha1.Route{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicates.ReconcileRequestedPredicate{}))).
 		WithOptions(copts).
 		Build(r)
 	if err != nil {
@@ -177,8 +188,9 @@ func (r *RouteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	}
 	sp := patch.NewSerialPatcher(route, r.Client)
 	var out *outcome
+	var ro *rollout
 	defer func() {
-		result, retErr = r.summarize(ctx, sp, route, out, retErr)
+		result, retErr = r.summarize(ctx, sp, route, out, ro, retErr)
 		r.Metrics.RecordDuration(ctx, route, start)
 	}()
 
@@ -194,7 +206,8 @@ func (r *RouteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 		}
 	}
 	var err error
-	out, err = r.reconcile(ctx, sp, route)
+	ro = newRollout(r, route)
+	out, err = r.reconcile(ctx, sp, route, ro)
 	return ctrl.Result{}, err
 }
 
@@ -213,7 +226,7 @@ type outcome struct {
 }
 
 // reconcile does the work for a Route that is not being deleted.
-func (r *RouteReconciler) reconcile(ctx context.Context, sp *patch.SerialPatcher, route *v1alpha1.Route) (*outcome, error) {
+func (r *RouteReconciler) reconcile(ctx context.Context, sp *patch.SerialPatcher, route *v1alpha1.Route, ro *rollout) (*outcome, error) {
 	if route.Generation != route.Status.ObservedGeneration {
 		conditions.MarkReconciling(route, meta.ProgressingReason, "reconciling generation %d", route.Generation)
 		if err := sp.Patch(ctx, route, patch.WithOwnedConditions{Conditions: ownedConditions}, patch.WithFieldOwner(FieldManager)); err != nil {
@@ -234,7 +247,13 @@ func (r *RouteReconciler) reconcile(ctx context.Context, sp *patch.SerialPatcher
 	// Rendering is a pure function of the Route: its failures are the
 	// spec's (render.ErrInvalid, or what the provider cannot render).
 	ready, whys := vs.ready()
-	rendered, err := render.Render(route, ready)
+	var step *render.Step
+	if ro != nil {
+		if step, err = ro.progress(ctx, ready); err != nil {
+			return nil, err
+		}
+	}
+	rendered, err := render.RenderStep(route, ready, step)
 	if err != nil {
 		return nil, stalled(ReasonInvalidRoute, "%w", err)
 	}
@@ -251,6 +270,9 @@ func (r *RouteReconciler) reconcile(ctx context.Context, sp *patch.SerialPatcher
 	}
 	if err != nil {
 		return nil, err
+	}
+	if ro != nil {
+		ro.settle(res)
 	}
 	out := &outcome{sinkResult: res, summary: rendered.Summary(), newRevision: res.revision != route.Status.LastRenderedRevision}
 	route.Status.Versions = rendered.Traffic
@@ -305,7 +327,10 @@ func (r *RouteReconciler) finalize(ctx context.Context, route *v1alpha1.Route) e
 // summarize records the outcome in the Route's conditions, persists the
 // status (and finalizers) with the SerialPatcher, emits events and returns
 // the result for controller-runtime.
-func (r *RouteReconciler) summarize(ctx context.Context, sp *patch.SerialPatcher, route *v1alpha1.Route, out *outcome, err error) (ctrl.Result, error) {
+//
+// The rollout's records are notified once the status holding them is
+// persisted, and its requeue bounds the result's.
+func (r *RouteReconciler) summarize(ctx context.Context, sp *patch.SerialPatcher, route *v1alpha1.Route, out *outcome, ro *rollout, err error) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 	result := ctrl.Result{}
 	var st *StalledError
@@ -358,8 +383,15 @@ func (r *RouteReconciler) summarize(ctx context.Context, sp *patch.SerialPatcher
 	r.Metrics.RecordReadiness(ctx, route)
 	r.Metrics.RecordReconciling(ctx, route)
 	r.Metrics.RecordStalled(ctx, route)
+	if ro != nil && perr == nil {
+		ro.notify(ctx)
+		recordRollout(route)
+	}
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if ro != nil && ro.requeue > 0 && (result.RequeueAfter == 0 || ro.requeue < result.RequeueAfter) {
+		result.RequeueAfter = ro.requeue
 	}
 	return result, nil
 }

@@ -36,7 +36,23 @@ func Launch(ctx context.Context, c kubernetes.Interface, objs []runtime.Object) 
 	if err := Delete(ctx, c, secret.Namespace, name); err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("replacing experiment %s: %w", name, err)
 	}
+	return Create(ctx, c, objs)
+}
+
+// Create creates those of the objects that do not exist, as Launch does
+// but never replacing one, so that calling it again after it was
+// interrupted completes the experiment rather than starting another. The
+// Secret keeps the owner references it carries.
+func Create(ctx context.Context, c kubernetes.Interface, objs []runtime.Object) error {
+	secret, ok := objs[0].(*corev1.Secret)
+	if !ok {
+		return errors.New("the first object must be the experiment's Secret")
+	}
+	name := secret.Labels[LabelExperiment]
 	created, err := c.CoreV1().Secrets(secret.Namespace).Create(ctx, secret, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		created, err = c.CoreV1().Secrets(secret.Namespace).Get(ctx, secret.Name, metav1.GetOptions{})
+	}
 	if err != nil {
 		return fmt.Errorf("creating Secret %s: %w", secret.Name, err)
 	}
@@ -62,7 +78,7 @@ func Launch(ctx context.Context, c kubernetes.Interface, objs []runtime.Object) 
 		default:
 			err = fmt.Errorf("unexpected object %T", o)
 		}
-		if err != nil {
+		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating the objects of experiment %s: %w", name, err)
 		}
 	}

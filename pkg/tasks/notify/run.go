@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/version"
@@ -75,37 +76,47 @@ func (t *Task) send(ctx context.Context, s Summary) error {
 		return err
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, t.Timeout.Duration)
+	code, status, excerpt, err := Send(ctx, t.Method, target, header, body, t.Timeout.Duration)
+	switch {
+	case err != nil:
+		return err
+	case code >= 200 && code < 300:
+		return nil
+	case excerpt != "":
+		// The answer's start usually says what is wrong ("Bad
+		// credentials", "no_text").
+		return fmt.Errorf("notifying %s: the server answered %s: %q", target.Host, status, excerpt)
+	}
+	return fmt.Errorf("notifying %s: the server answered %s", target.Host, status)
+}
+
+// Send makes one webhook call, bounded by timeout, and returns the
+// answer's status code and line, and the start of its body. Redirects are
+// not followed: one would resend the body, and perhaps a token, to a place
+// the caller does not name. Its errors name the URL's host, never the
+// whole URL (a Slack webhook URL is a secret). The rollouts of Routes
+// notify through it too.
+func Send(ctx context.Context, method string, target *url.URL, header http.Header, body []byte, timeout time.Duration) (code int, status, excerpt string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, t.Method, target.String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, target.String(), bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("building the request to %s: %w", target.Host, withoutURL(err))
+		return 0, "", "", fmt.Errorf("building the request to %s: %w", target.Host, withoutURL(err))
 	}
 	req.Header = header
-	client := &http.Client{
-		// A redirect would resend the body, and perhaps the token, to a
-		// place the experiment does not name.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
 	if err != nil {
 		err = withoutURL(err)
 		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("notifying %s: no answer within %s: %w", target.Host, t.Timeout.Duration, err)
+			return 0, "", "", fmt.Errorf("notifying %s: no answer within %s: %w", target.Host, timeout, err)
 		}
-		return fmt.Errorf("notifying %s: %w", target.Host, err)
+		return 0, "", "", fmt.Errorf("notifying %s: %w", target.Host, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
-	}
-	// The answer's start usually says what is wrong ("Bad credentials",
-	// "no_text"); a read error only shortens it.
-	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, maxExcerpt))
-	if msg := strings.TrimSpace(strings.ToValidUTF8(string(excerpt), "\uFFFD")); msg != "" {
-		return fmt.Errorf("notifying %s: the server answered %s: %q", target.Host, resp.Status, msg)
-	}
-	return fmt.Errorf("notifying %s: the server answered %s", target.Host, resp.Status)
+	// A read error only shortens the excerpt.
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxExcerpt))
+	return resp.StatusCode, resp.Status, strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD")), nil
 }
 
 // target returns the webhook's URL, from url or from the urlEnv variable.
