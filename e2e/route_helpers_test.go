@@ -84,6 +84,12 @@ func startRouteController(t *testing.T, flags ...string) {
 // with their CRDs installed.
 func startFlux(t *testing.T) {
 	t.Helper()
+	startFluxOn(t, env)
+}
+
+// startFluxOn starts Flux's controllers against e (see startFlux).
+func startFluxOn(t *testing.T, env *testenv.Env) {
+	t.Helper()
 	ctx := t.Context()
 	root, err := testenv.RepoRoot()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
+	"github.com/iter8-tools/iter8/pkg/runner"
 	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
@@ -161,8 +163,9 @@ func BenchmarkController(b *testing.B) {
 	b.ReportMetric(float64(routes), "routes")
 }
 
-// createRoutes creates n Routes of 3 versions, v2 and v3 Available.
-func createRoutes(b *testing.B, c client.Client, cs kubernetes.Interface, ns string, n int) {
+// createRoutes creates n Routes of 3 versions, v2 and v3 Available;
+// change, when given, changes each Route before it is created.
+func createRoutes(b *testing.B, c client.Client, cs kubernetes.Interface, ns string, n int, change ...func(*v1alpha1.Route)) {
 	b.Helper()
 	ctx := b.Context()
 	g, gctx := errgroup.WithContext(ctx)
@@ -204,6 +207,9 @@ func createRoutes(b *testing.B, c client.Client, cs kubernetes.Interface, ns str
 					Name: v, Service: &v1alpha1.ServiceBackend{Name: obj, Port: 80}, Weight: ptr.To[int32](1),
 					Readiness: []v1alpha1.ObjectReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: obj}},
 				})
+			}
+			for _, f := range change {
+				f(r)
 			}
 			return c.Create(gctx, r)
 		})
@@ -309,4 +315,156 @@ func peakRSS(b *testing.B, pid int) float64 {
 	}
 	b.Fatal("no VmHWM")
 	return 0
+}
+
+// BenchmarkRollouts measures rollouts, the controller run as the built
+// kubectl-iter8_route binary against the real API server, apply sink, with
+// 100 Routes progressing at once. Each rolls its candidate out in two
+// steps: 10% with an experiment (20 requests to a loopback server, no
+// errors allowed, run in this process as the experiment's ServiceAccount
+// by the test's kubelet), then 50% paused until resumed:
+//
+//   - verdict→live p50/p99: from the verdict recorded to step 2 live, as
+//     the rollout's history records them;
+//   - result→verdict p50/p99: from the experiment's result being written
+//     (its end) to the verdict recorded;
+//   - peak-RSS-MB: the controller's VmHWM once all 100 are paused at step
+//     2, and waiting-RSS-MB, its VmHWM once all 100 waited for their
+//     candidates (the same Routes before any rollout moved), the baseline.
+//
+// Run it with: go test -run '^$' -bench Rollouts -benchtime 1x ./pkg/reconcile
+func BenchmarkRollouts(b *testing.B) {
+	const routes = 100
+	ctx := b.Context()
+	istio, err := testenv.IstioCRDs(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := env.InstallCRDs(ctx, "../../config/crd", istio); err != nil {
+		b.Fatal(err)
+	}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = 1000, 2000
+	c := newClient(b, cfg)
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-rollouts-"}}
+	if err := c.Create(ctx, ns); err != nil {
+		b.Fatal(err)
+	}
+	app := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	b.Cleanup(app.Close)
+	createRoutes(b, c, cs, ns.Name, routes, func(r *v1alpha1.Route) {
+		r.Spec.Versions = r.Spec.Versions[:2]
+		for i := range r.Spec.Versions {
+			r.Spec.Versions[i].Weight = nil
+		}
+		r.Spec.Rollout = &v1alpha1.Rollout{Steps: []v1alpha1.RolloutStep{
+			{Weight: ptr.To[int32](10), Analysis: analysis(b, app.URL)},
+			{Weight: ptr.To[int32](50), Pause: &v1alpha1.Pause{UntilResumed: true}},
+		}}
+	})
+	// The candidates are not ready until every rollout waits for its own.
+	for i := range routes {
+		setAvailableB(b, cs, ns.Name, fmt.Sprintf("r%04d-v2", i), false)
+	}
+
+	bin := buildPlugin(b)
+	ctrl := exec.Command(bin, "controller", "--kubeconfig", env.Kubeconfig, "--metrics-addr", "0", "--health-addr", "0",
+		"--kube-api-qps", "500", "--kube-api-burst", "1000", "--concurrent", "8", "--log-level", "error", "--git-dir", b.TempDir())
+	log, err := os.Create(filepath.Join(b.TempDir(), "controller.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctrl.Stdout, ctrl.Stderr = log, log
+	if err := ctrl.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = ctrl.Process.Signal(os.Interrupt)
+		_ = ctrl.Wait()
+	})
+	rollouts := func(phase v1alpha1.RolloutPhase, stage v1alpha1.RolloutStage, step int32) []v1alpha1.Route {
+		deadline := time.Now().Add(10 * time.Minute)
+		for {
+			var list v1alpha1.RouteList
+			if err := c.List(ctx, &list, client.InNamespace(ns.Name)); err != nil {
+				b.Fatal(err)
+			}
+			n := 0
+			for _, r := range list.Items {
+				if st := r.Status.Rollout; st != nil && st.Phase == phase && st.Stage == stage && st.Step == step {
+					n++
+				}
+			}
+			if n == routes {
+				return list.Items
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%d of %d rollouts %s (%s) at step %d after 10 minutes", n, routes, phase, stage, step)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	rollouts(v1alpha1.RolloutWaiting, "", 0)
+	waiting := peakRSS(b, ctrl.Process.Pid)
+
+	b.ResetTimer()
+	startKubelet(b, c, ns.Name)
+	start := time.Now()
+	for i := range routes {
+		setAvailableB(b, cs, ns.Name, fmt.Sprintf("r%04d-v2", i), true)
+	}
+	list := rollouts(v1alpha1.RolloutPaused, v1alpha1.StagePausing, 2)
+	b.StopTimer()
+	b.Logf("100 rollouts paused at step 2 %s after their candidates became ready", time.Since(start).Round(time.Millisecond))
+	var toLive, toVerdict []time.Duration
+	for _, r := range list {
+		st := r.Status.Rollout
+		var verdict, live *v1alpha1.RolloutRecord
+		for i := range st.History {
+			h := &st.History[i]
+			switch {
+			case strings.Contains(h.Message, "passed: every SLO holds"):
+				verdict = h
+			case strings.HasPrefix(h.Message, "Step 2/2 live"):
+				live = h
+			}
+		}
+		if verdict == nil || live == nil {
+			b.Fatalf("%s: history %+v", r.Name, st.History)
+		}
+		toLive = append(toLive, live.Time.Sub(verdict.Time.Time))
+		exp, err := runner.Get(ctx, cs, ns.Name, strings.Fields(verdict.Message)[1])
+		if err != nil || exp.Result == nil || exp.Result.EndTime == nil {
+			b.Fatalf("%s: experiment of %q: %v", r.Name, verdict.Message, err)
+		}
+		toVerdict = append(toVerdict, verdict.Time.Sub(*exp.Result.EndTime))
+	}
+	pct := func(ds []time.Duration, q float64) float64 {
+		slices.Sort(ds)
+		return float64(ds[int(q*float64(len(ds)-1))].Microseconds()) / 1000
+	}
+	rss := peakRSS(b, ctrl.Process.Pid)
+	b.ReportMetric(pct(toLive, 0.50), "verdict→live-p50-ms")
+	b.ReportMetric(pct(toLive, 0.99), "verdict→live-p99-ms")
+	b.ReportMetric(pct(toVerdict, 0.50), "result→verdict-p50-ms")
+	b.ReportMetric(pct(toVerdict, 0.99), "result→verdict-p99-ms")
+	b.ReportMetric(waiting, "waiting-RSS-MB")
+	b.ReportMetric(rss, "peak-RSS-MB")
+}
+
+// setAvailableB sets a Deployment's availability as its controller would.
+func setAvailableB(b *testing.B, cs kubernetes.Interface, ns, name string, available bool) {
+	b.Helper()
+	d, err := cs.AppsV1().Deployments(ns).Get(b.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.Status = testenv.DeploymentStatus(d, available)
+	if _, err := cs.AppsV1().Deployments(ns).UpdateStatus(b.Context(), d, metav1.UpdateOptions{}); err != nil {
+		b.Fatal(err)
+	}
 }

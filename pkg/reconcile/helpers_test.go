@@ -238,7 +238,7 @@ func versionObjects(t *testing.T, c client.Client, ns string, available ...bool)
 
 // weights reads the weight of each version in the default rule of the
 // VirtualService (Istio leaves out a weight of 0); nil when there is none.
-func weights(t *testing.T, c client.Client, ns, name string) map[string]int64 {
+func weights(t testing.TB, c client.Client, ns, name string) map[string]int64 {
 	t.Helper()
 	vs := &unstructured.Unstructured{}
 	vs.SetAPIVersion("networking.istio.io/v1")

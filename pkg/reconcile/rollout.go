@@ -161,7 +161,7 @@ func (ro *rollout) enter(stage v1alpha1.RolloutStage, phase v1alpha1.RolloutPhas
 
 // record adds what happened to the history.
 func (ro *rollout) record(revision, msg string) {
-	rec := v1alpha1.RolloutRecord{Time: metav1.Now(), Step: ro.st.Step, Phase: ro.st.Phase, Weight: ro.st.Weight, Revision: revision, Message: msg}
+	rec := v1alpha1.RolloutRecord{Time: metav1.NowMicro(), Step: ro.st.Step, Phase: ro.st.Phase, Weight: ro.st.Weight, Revision: revision, Message: msg}
 	ro.st.History = append(ro.st.History, rec)
 	if n := len(ro.st.History); n > maxRolloutHistory {
 		ro.st.History = ro.st.History[n-maxRolloutHistory:]

@@ -42,7 +42,7 @@ type kubelet struct {
 	order []string
 }
 
-func startKubelet(t *testing.T, c client.Client, ns string) *kubelet {
+func startKubelet(t testing.TB, c client.Client, ns string) *kubelet {
 	t.Helper()
 	k := &kubelet{runs: map[string]int{}, routing: map[string]map[string]int64{}}
 	done := make(chan struct{})
@@ -82,7 +82,7 @@ func startKubelet(t *testing.T, c client.Client, ns string) *kubelet {
 }
 
 // runAsJob runs the experiment's Job mode as its ServiceAccount.
-func runAsJob(t *testing.T, ns, name string) error {
+func runAsJob(t testing.TB, ns, name string) error {
 	token, err := env.Token(t.Context(), ns, runner.ObjectName(name))
 	if err != nil {
 		return err
@@ -121,7 +121,7 @@ func newCandidate(t *testing.T) *candidate {
 }
 
 // analysis loads url with 20 requests and passes when none fails.
-func analysis(t *testing.T, url string) *v1alpha1.Analysis {
+func analysis(t testing.TB, url string) *v1alpha1.Analysis {
 	t.Helper()
 	spec := map[string]any{
 		"versions": []any{map[string]any{"name": "v2"}},

@@ -325,6 +325,25 @@ func (n *Node) ctr(ctx context.Context, stdin io.Reader, args ...string) (string
 	return string(out), nil
 }
 
+// KillContainer sends SIGKILL to the process of a container of the node,
+// named by its ID as a pod's container status gives it
+// (containerd://ID): the process dies at once, as in an out-of-memory
+// kill, and the kubelet restarts the container as its pod's restart
+// policy says.
+func (n *Node) KillContainer(ctx context.Context, containerID string) error {
+	id := strings.TrimPrefix(containerID, "containerd://")
+	// The shim keeps runc's state under a folder per containerd namespace.
+	var errs []error
+	for _, root := range []string{filepath.Join(n.runcRoot(), "k8s.io"), n.runcRoot()} {
+		out, err := exec.CommandContext(ctx, "runc", "--root", root, "kill", id, "KILL").CombinedOutput()
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("runc --root %s kill %s: %v: %s", root, id, err, bytes.TrimSpace(out)))
+	}
+	return errors.Join(errs...)
+}
+
 // Load imports images (by reference, for example
 // ghcr.io/iter8-tools/kubectl-iter8-run:v0.0.0-e2e) into the node's
 // containerd, so that pods naming them run without a pull (imagePullPolicy

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -25,7 +26,7 @@ import (
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
-// EditOptions are the options of set-weight, promote and abort, which
+// EditOptions are the options of set-weight, promote, abort and resume, which
 // change a Route in the cluster or in a Git checkout.
 type EditOptions struct {
 	genericiooptions.IOStreams
@@ -101,10 +102,29 @@ func NewPromoteCommand(streams genericiooptions.IOStreams, flags *genericcliopti
 		Long: `Make VERSION the primary of the Route NAME and give it all traffic: weight 100,
 the other versions 0. A canary or A/B/n Route becomes blue-green (its matches
 are dropped); a mirror Route stops mirroring. The other versions stay in the
-Route, so that their objects are released only once traffic has left them.`,
+Route, so that their objects are released only once traffic has left them.
+
+For a Route with a rollout, VERSION must be its candidate: the controller
+promotes it at once, whatever step it is at, and records why.`,
 		Example: `  kubectl iter8-route promote checkout v2 -n shop`,
 		Args:    cobra.ExactArgs(2),
-	}, func(args []string) (edit, error) { return promote(args[0]), nil })
+	}, func(args []string) (edit, error) { return promote(args[0], time.Now()), nil })
+}
+
+// NewResumeCommand returns the resume command.
+func NewResumeCommand(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags) *cobra.Command {
+	return newEditCommand(streams, flags, &cobra.Command{
+		Use:   "resume NAME",
+		Short: "End the pause of the current step of a Route's rollout",
+		Long: `End the pause of the current step of the rollout of the Route NAME: a step whose
+pause is untilResumed waits for this, and a timed pause ends early. The
+controller records the resume in the rollout's history; a resume while the
+step is not paused does nothing. With --git DIR the Route's file in the Git
+checkout DIR is changed and committed, for GitOps.`,
+		Example: `  kubectl iter8-route resume checkout -n shop
+  kubectl iter8-route status checkout -n shop -w`,
+		Args: cobra.ExactArgs(1),
+	}, func([]string) (edit, error) { return resume(time.Now()), nil })
 }
 
 // NewAbortCommand returns the abort command.
@@ -114,10 +134,13 @@ func NewAbortCommand(streams genericiooptions.IOStreams, flags *genericclioption
 		Short: "Send all traffic back to the primary",
 		Long: `Give the primary of the Route NAME all traffic: weight 100, the other versions 0.
 A canary or A/B/n Route becomes blue-green (its matches are dropped); a mirror
-Route stops mirroring.`,
+Route stops mirroring.
+
+For a Route with a rollout, the controller rolls the candidate back at once,
+whatever step it is at, and records why.`,
 		Example: `  kubectl iter8-route abort checkout -n shop`,
 		Args:    cobra.ExactArgs(1),
-	}, func([]string) (edit, error) { return abort(), nil })
+	}, func([]string) (edit, error) { return abort(time.Now()), nil })
 }
 
 // Complete resolves the namespace.

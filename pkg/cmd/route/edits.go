@@ -5,9 +5,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/utils/ptr"
 
+	"github.com/iter8-tools/iter8/pkg/reconcile"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
@@ -88,12 +90,40 @@ func allTrafficTo(r *v1alpha1.Route, i int) {
 	}
 }
 
-// promote makes the version the primary with all traffic.
-func promote(version string) edit {
+// act asks the controller to act on the Route's rollout: it sets the
+// action annotation to the action and the time, which makes the value new.
+func act(r *v1alpha1.Route, a reconcile.Action, now time.Time) {
+	if r.Annotations == nil {
+		r.Annotations = map[string]string{}
+	}
+	r.Annotations[reconcile.AnnotationAction] = string(a) + "/" + now.UTC().Format(time.RFC3339Nano)
+}
+
+// resume ends the pause of the current step of the Route's rollout.
+func resume(now time.Time) edit {
+	return func(r *v1alpha1.Route) (string, error) {
+		if r.Spec.Rollout == nil {
+			return "", fmt.Errorf("the Route %s has no rollout: only the steps of a rollout pause", r.Name)
+		}
+		act(r, reconcile.ActionResume, now)
+		return "resume requested: the current step's pause ends", nil
+	}
+}
+
+// promote makes the version the primary with all traffic; with a rollout,
+// it asks the controller to promote the candidate now.
+func promote(version string, now time.Time) edit {
 	return func(r *v1alpha1.Route) (string, error) {
 		i, err := versionIndex(r, version)
 		if err != nil {
 			return "", err
+		}
+		if r.Spec.Rollout != nil {
+			if c := r.Spec.CandidateIndex(); i != c {
+				return "", fmt.Errorf("the Route %s rolls out %s: promote it, not %s", r.Name, r.Spec.Versions[c].Name, version)
+			}
+			act(r, reconcile.ActionPromote, now)
+			return fmt.Sprintf("promotion of %s requested: it takes all traffic once the controller writes it", version), nil
 		}
 		from := r.Spec.Strategy
 		allTrafficTo(r, i)
@@ -105,10 +135,15 @@ func promote(version string) edit {
 	}
 }
 
-// abort sends all traffic back to the primary.
-func abort() edit {
+// abort sends all traffic back to the primary; with a rollout, it asks the
+// controller to roll the candidate back now.
+func abort(now time.Time) edit {
 	return func(r *v1alpha1.Route) (string, error) {
 		i := r.Spec.PrimaryIndex()
+		if r.Spec.Rollout != nil {
+			act(r, reconcile.ActionAbort, now)
+			return fmt.Sprintf("abort requested: the primary %s takes all traffic once the controller writes it", r.Spec.Versions[i].Name), nil
+		}
 		from := r.Spec.Strategy
 		allTrafficTo(r, i)
 		msg := fmt.Sprintf("aborted: all traffic to the primary %s", r.Spec.Versions[i].Name)

@@ -28,6 +28,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		NewSetWeightCommand(streams, root.ConfigFlags),
 		NewPromoteCommand(streams, root.ConfigFlags),
 		NewAbortCommand(streams, root.ConfigFlags),
+		NewResumeCommand(streams, root.ConfigFlags),
 	)
 	return root.Command
 }

@@ -49,8 +49,38 @@ type RouteView struct {
 	AppliedRevision string `json:"appliedRevision,omitempty"`
 	// Versions are the versions with their traffic.
 	Versions []VersionView `json:"versions"`
+	// Rollout is the state of the Route's rollout, if it has one.
+	Rollout *RolloutView `json:"rollout,omitempty"`
 	// Created is when the Route was created.
 	Created time.Time `json:"created"`
+}
+
+// RolloutView is the state of a Route's rollout.
+type RolloutView struct {
+	// Candidate is the version rolled out.
+	Candidate string `json:"candidate"`
+	// Step is the current step, from 1; 0 before the first; Steps their
+	// number.
+	Step  int32 `json:"step"`
+	Steps int32 `json:"steps"`
+	// Phase is Waiting, Progressing, Paused, Succeeded, RolledBack or
+	// Failed; Stage where the step is.
+	Phase string `json:"phase"`
+	Stage string `json:"stage,omitempty"`
+	// Weight is the candidate's share of the traffic no match takes.
+	Weight int32 `json:"weight"`
+	// Experiment is the current step's experiment, and Verdict its outcome.
+	Experiment string `json:"experiment,omitempty"`
+	Verdict    string `json:"verdict,omitempty"`
+	// Message says what the rollout waits for, or why it ended.
+	Message string `json:"message,omitempty"`
+	// History is what the rollout did, oldest first.
+	History []v1alpha1.RolloutRecord `json:"history,omitempty"`
+}
+
+// done reports whether the rollout is over, its last routing live.
+func (v *RolloutView) done() bool {
+	return v1alpha1.RolloutPhase(v.Phase).Done() && v.Stage == string(v1alpha1.StageDone)
 }
 
 // VersionView is a version's state.
@@ -98,6 +128,12 @@ func viewOf(r *v1alpha1.Route) RouteView {
 		}
 		v.Versions = append(v.Versions, vv)
 	}
+	if st := r.Status.Rollout; st != nil && r.Spec.Rollout != nil {
+		v.Rollout = &RolloutView{
+			Candidate: st.Candidate, Step: st.Step, Steps: int32(len(r.Spec.Rollout.Steps)), Phase: string(st.Phase), Stage: string(st.Stage),
+			Weight: st.Weight, Experiment: st.Experiment, Verdict: st.Verdict, Message: st.Message, History: st.History,
+		}
+	}
 	return v
 }
 
@@ -141,9 +177,14 @@ it is ready, the traffic the spec gives it (every version taken as ready) and th
 traffic of the routing last rendered, with the reason a version is not ready, and
 the revision (digest, or Git commit) last rendered and confirmed live.
 
-With -w, wait until the Route is Ready for its current spec, then print it and
-exit 0; exit 1 when it is Stalled (its spec must change) or --timeout passes.
-Progress goes to stderr.`,
+For a Route with a rollout, it also shows the candidate's step, phase and
+weight, the step's experiment and verdict, and the rollout's history, with the
+revision (Git commit) each change wrote.
+
+With -w, wait until the Route is Ready for its current spec (and its rollout,
+if any, is over), then print it; exit 0, or 1 when it is Stalled (its spec must
+change), its rollout ended other than Succeeded (RolledBack or Failed), or
+--timeout passes. Progress (each step of a rollout) goes to stderr.`,
 		Example: `  kubectl iter8-route status checkout -n shop
   kubectl iter8-route status checkout -n shop -w --timeout 2m`,
 		Args: cobra.ExactArgs(1),
@@ -219,7 +260,19 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	if o.Watch && v.Stalled {
 		return &cli.ExitError{Code: 1, Err: fmt.Errorf("route %s/%s is stalled: %s", v.Namespace, v.Name, v.Message)}
 	}
+	if o.Watch && v.Rollout != nil && v.Rollout.Phase != string(v1alpha1.RolloutSucceeded) {
+		return &cli.ExitError{Code: 1, Err: fmt.Errorf("route %s/%s: the rollout of %s is %s: %s", v.Namespace, v.Name, v.Rollout.Candidate, v.Rollout.Phase, v.Rollout.Message)}
+	}
 	return nil
+}
+
+// settled reports whether -w is done waiting: the Route is Stalled, or
+// Ready for its generation with its rollout, if any, over.
+func (v RouteView) settled() bool {
+	if v.Stalled {
+		return true
+	}
+	return v.Current && v.Ready == string(metav1.ConditionTrue) && (v.Rollout == nil || v.Rollout.done())
 }
 
 // wait reads the Route until it is Ready for its generation or Stalled.
@@ -237,12 +290,15 @@ func (o *StatusOptions) wait(ctx context.Context, key client.ObjectKey) (*v1alph
 		err := o.client.Get(ctx, key, r)
 		if err == nil {
 			v := viewOf(r)
-			if v.Current && (v.Ready == string(metav1.ConditionTrue) || v.Stalled) {
+			if v.settled() {
 				return r, nil
 			}
 			msg := fmt.Sprintf("waiting for route %s/%s: %s: %s", v.Namespace, v.Name, v.Reason, v.Message)
-			if !v.Current {
+			switch ro := v.Rollout; {
+			case !v.Current:
 				msg = fmt.Sprintf("waiting for route %s/%s: generation %d is not reconciled yet", v.Namespace, v.Name, r.Generation)
+			case ro != nil && v.Ready == string(metav1.ConditionTrue):
+				msg = fmt.Sprintf("rollout of %s: step %d/%d, %s %d%%, %s: %s", ro.Candidate, ro.Step, ro.Steps, ro.Candidate, ro.Weight, ro.Phase, ro.Message)
 			}
 			if msg != last {
 				fmt.Fprintln(o.ErrOut, msg)
@@ -252,7 +308,7 @@ func (o *StatusOptions) wait(ctx context.Context, key client.ObjectKey) (*v1alph
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, &cli.ExitError{Code: 1, Err: fmt.Errorf("timed out after %s waiting for route %s to be Ready", o.Timeout, key)}
+				return nil, &cli.ExitError{Code: 1, Err: fmt.Errorf("timed out after %s waiting for route %s to be Ready (and its rollout over)", o.Timeout, key)}
 			}
 			return nil, ctx.Err()
 		case <-tick.C:
@@ -278,7 +334,41 @@ func printStatus(w io.Writer, v RouteView) error {
 	for i, vv := range v.Versions {
 		rows[i] = []string{vv.Name, boolWord(vv.Ready), vv.Desired, vv.Applied, vv.Reason}
 	}
-	return cli.Table(w, []string{"version", "ready", "desired", "applied", "reason"}, rows)
+	if err := cli.Table(w, []string{"version", "ready", "desired", "applied", "reason"}, rows); err != nil {
+		return err
+	}
+	ro := v.Rollout
+	if ro == nil {
+		return nil
+	}
+	fmt.Fprintf(w, "\nRollout:   %s, step %d/%d, %s %d%%: %s", ro.Candidate, ro.Step, ro.Steps, ro.Candidate, ro.Weight, ro.Phase)
+	if ro.Stage != "" && ro.Stage != string(v1alpha1.StageDone) {
+		fmt.Fprintf(w, " (%s)", ro.Stage)
+	}
+	fmt.Fprintln(w)
+	if ro.Message != "" {
+		fmt.Fprintf(w, "Message:   %s\n", printers.EscapeTerminal(ro.Message))
+	}
+	if ro.Experiment != "" {
+		fmt.Fprintf(w, "Analysis:  %s %s\n", ro.Experiment, orDash(ro.Verdict))
+	}
+	fmt.Fprintln(w)
+	hist := make([][]string, len(ro.History))
+	for i, h := range ro.History {
+		hist[i] = []string{h.Time.UTC().Format(time.RFC3339), fmt.Sprint(h.Step), string(h.Phase), fmt.Sprintf("%d%%", h.Weight), orDash(shortRevision(h.Revision)), printers.EscapeTerminal(h.Message)}
+	}
+	return cli.Table(w, []string{"time", "step", "phase", "weight", "revision", "what happened"}, hist)
+}
+
+// shortRevision shortens a revision for a table: a Git commit to 12 hex
+// digits, a digest to its first 12.
+func shortRevision(rev string) string {
+	for _, sep := range []string{"@sha1:", "sha256:"} {
+		if i := strings.Index(rev, sep); i >= 0 && len(rev) > i+len(sep)+12 {
+			return rev[:i+len(sep)+12]
+		}
+	}
+	return rev
 }
 
 func orDash(s string) string {

@@ -1,10 +1,12 @@
-// Package gittest serves Git repositories over HTTP on 127.0.0.1 for tests,
+// Package gittest serves Git repositories over HTTP on 127.0.0.1 (or an
+// address of the test's network namespace) for tests,
 // through the real git http-backend (Git's smart HTTP server), and runs the
 // git CLI with a configuration isolated from the user's. It needs git on
 // PATH and is imported only by tests.
 package gittest
 
 import (
+	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -27,10 +29,13 @@ type Server struct {
 type ServerOptions struct {
 	// Username and Password, when set, are required as HTTP basic auth.
 	Username, Password string
+	// Addr is the address listened on; default 127.0.0.1 on a free port.
+	// Tests whose pods clone set their network namespace's node IP.
+	Addr string
 }
 
-// NewServer starts a Git server on 127.0.0.1 that accepts pushes; it stops
-// when the test ends.
+// NewServer starts a Git server on 127.0.0.1 (or opts.Addr) that accepts
+// pushes; it stops when the test ends.
 func NewServer(t testing.TB, opts ServerOptions) *Server {
 	t.Helper()
 	gitPath, err := exec.LookPath("git")
@@ -55,7 +60,16 @@ func NewServer(t testing.TB, opts ServerOptions) *Server {
 		}
 		backend.ServeHTTP(w, r)
 	})
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	if opts.Addr != "" {
+		l, err := net.Listen("tcp", opts.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Listener.Close()
+		srv.Listener = l
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Server{URL: srv.URL, Root: root}
 }

@@ -823,7 +823,7 @@ type RolloutStatus struct {
 // RolloutRecord is one thing a rollout did.
 type RolloutRecord struct {
 	// Time it happened.
-	Time metav1.Time `json:"time"`
+	Time metav1.MicroTime `json:"time"`
 	// Step it happened at, from 1; 0 before the first.
 	Step int32 `json:"step"`
 	// Phase after it.
