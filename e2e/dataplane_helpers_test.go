@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
 
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
@@ -338,4 +339,40 @@ func errorsOf(errs []error) error {
 		errs = append(errs[:5:5], fmt.Errorf("and %d more", len(errs)-5))
 	}
 	return errors.Join(errs...)
+}
+
+// waitRollout waits until checkout's rollout is at step, in phase and
+// stage.
+func (d *dataPlane) waitRollout(t *testing.T, step int32, phase v1alpha1.RolloutPhase, stage v1alpha1.RolloutStage) {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, fmt.Sprintf("the rollout is %s (%s) at step %d", phase, stage, step), func() (bool, string) {
+		st := getRouteOn(t, dyn, d.ns, "checkout").Status.Rollout
+		return st != nil && st.Step == step && st.Phase == phase && st.Stage == stage, fmt.Sprintf("%+v", st)
+	})
+}
+
+// settle sends one request at a time, for at most 10s, until n in a row
+// with header are answered by want: routing written and accepted may take
+// a moment more to reach Traefik's router.
+func (d *dataPlane) settle(t *testing.T, header http.Header, want string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for row := 0; ; {
+		got, err := d.get(t.Context(), checkoutHost, header)
+		if err == nil && got == want {
+			if row++; row == n {
+				return
+			}
+			continue
+		}
+		row = 0
+		if time.Now().After(deadline) {
+			t.Fatalf("requests with header %v still not answered by %s: %q, %v", header, want, got, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/iter8-tools/iter8/pkg/reconcile"
+	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
 // The hosts of examples/gateway-api's Routes.
@@ -327,5 +329,51 @@ func TestMirrorThroughTraefik(t *testing.T) {
 	}
 	if copies := settled() - s2; copies != 0 {
 		t.Errorf("v2 is not ready, yet received %d copies", copies)
+	}
+}
+
+// TestCanaryRolloutThroughTraefik rolls a canary out in steps, measured on
+// the wire: at step 1 only the matched requests reach the candidate; once
+// resumed, it also takes 30% of the rest (a weighted default rule), exact
+// to Traefik's weighted round robin; once aborted, nothing reaches it, the
+// matched requests included. Rendered as an HTTPRoute and as Traefik's
+// IngressRoute.
+func TestCanaryRolloutThroughTraefik(t *testing.T) {
+	beta := http.Header{"X-Canary": {"true"}}
+	for _, file := range []string{"gateway-api/canary-rollout.yaml", "traefik/canary-rollout.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			d := startDataPlane(t, "dp-rollout")
+			d.serveHTTP(t, "v1")
+			d.serveHTTP(t, "v2")
+			mustKubectl(t, "", "apply", "--server-side", "-n", d.ns, "-f", examplePath(t, file))
+			check := func(what string, header http.Header, n int, want map[string]int) {
+				t.Helper()
+				if got := d.count(t, checkoutHost, header, n); !cmp.Equal(got, want) {
+					t.Errorf("%s, header %v: %v, want %v", what, header, got, want)
+				}
+			}
+
+			d.waitRollout(t, 1, v1alpha1.RolloutPaused, v1alpha1.StagePausing)
+			d.settle(t, beta, "v2", 1)
+			check("step 1", beta, 50, map[string]int{"v2": 50})
+			check("step 1", nil, 200, map[string]int{"v1": 200})
+
+			mustKubectl(t, "", "iter8-route", "resume", "checkout", "-n", d.ns)
+			d.waitRollout(t, 2, v1alpha1.RolloutPaused, v1alpha1.StagePausing)
+			d.settle(t, nil, "v2", 1)
+			if got := d.count(t, checkoutHost, nil, 1000); !within(got["v2"], 300, 1000) || !within(got["v1"], 700, 1000) || len(got) != 2 {
+				t.Errorf("step 2, 70/30 over 1,000 unmatched requests: %v", got)
+			}
+			check("step 2", beta, 50, map[string]int{"v2": 50})
+
+			mustKubectl(t, "", "iter8-route", "abort", "checkout", "-n", d.ns)
+			d.waitRollout(t, 2, v1alpha1.RolloutRolledBack, v1alpha1.StageDone)
+			// Ten in a row: under the weights of step 2, at most three
+			// unmatched requests in a row reach v1.
+			d.settle(t, beta, "v1", 10)
+			d.settle(t, nil, "v1", 10)
+			check("rolled back", beta, 50, map[string]int{"v1": 50})
+			check("rolled back", nil, 200, map[string]int{"v1": 200})
+		})
 	}
 }

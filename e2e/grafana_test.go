@@ -30,6 +30,12 @@ func TestGrafanaDashboardsQueryRealSeries(t *testing.T) {
 	d.serveHTTP(t, "v1")
 	d.serveHTTP(t, "v2")
 	d.applyRoute(t, "gateway-api/blue-green.yaml")
+	// A rollout, for the rollout panel: it pauses at its first step.
+	rollout, err := os.ReadFile(examplePath(t, "gateway-api/canary-rollout.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustKubectl(t, strings.Replace(string(rollout), "name: checkout\n", "name: checkout-rollout\n", 1), "apply", "--server-side", "-n", d.ns, "-f", "-")
 
 	dir := t.TempDir()
 	apps := filepath.Join(dir, "apps.yaml")

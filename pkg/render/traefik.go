@@ -153,15 +153,24 @@ func (traefik) Render(p *Plan) ([]*unstructured.Unstructured, error) {
 		ts.Weighted = w
 	}
 
-	objs := []any{
-		&traefikObject{TypeMeta: traefikMeta("IngressRoute"), ObjectMeta: objectMeta(p, s.App), Spec: ir},
-		&traefikObject{TypeMeta: traefikMeta("TraefikService"), ObjectMeta: objectMeta(p, s.App), Spec: ts},
-	}
+	// What is referenced comes first: Middlewares, the TraefikService, then
+	// the IngressRoute. Traefik rebuilds its routing as each object
+	// changes, so objects applied in this order never route by a rule to a
+	// service it lacks, and routing that takes traffic from a version
+	// changes the weights (the TraefikService) before the matches (the
+	// IngressRoute): every state between the two routes no more to the
+	// version than the old one did. Applied the other way, a rolled-back
+	// canary's matched requests reached it through the old weights.
+	var objs []any
 	for i := range s.Versions {
 		var m middlewareSpec
 		m.Headers.CustomResponseHeaders = map[string]string{v1alpha1.VersionHeader: p.Traffic[i].Name}
 		objs = append(objs, &traefikObject{TypeMeta: traefikMeta("Middleware"), ObjectMeta: objectMeta(p, versionMiddleware(p, i)), Spec: m})
 	}
+	objs = append(objs,
+		&traefikObject{TypeMeta: traefikMeta("TraefikService"), ObjectMeta: objectMeta(p, s.App), Spec: ts},
+		&traefikObject{TypeMeta: traefikMeta("IngressRoute"), ObjectMeta: objectMeta(p, s.App), Spec: ir},
+	)
 	return gitops.ToUnstructured(objs...)
 }
 

@@ -266,13 +266,11 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// settled reports whether -w is done waiting: the Route is Stalled, or
-// Ready for its generation with its rollout, if any, over.
+// settled reports whether -w is done waiting: the status is about the
+// current generation, and the Route is Stalled, or Ready with its rollout,
+// if any, over.
 func (v RouteView) settled() bool {
-	if v.Stalled {
-		return true
-	}
-	return v.Current && v.Ready == string(metav1.ConditionTrue) && (v.Rollout == nil || v.Rollout.done())
+	return v.Current && (v.Stalled || v.Ready == string(metav1.ConditionTrue) && (v.Rollout == nil || v.Rollout.done()))
 }
 
 // wait reads the Route until it is Ready for its generation or Stalled.
@@ -308,7 +306,7 @@ func (o *StatusOptions) wait(ctx context.Context, key client.ObjectKey) (*v1alph
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, &cli.ExitError{Code: 1, Err: fmt.Errorf("timed out after %s waiting for route %s to be Ready (and its rollout over)", o.Timeout, key)}
+				return nil, &cli.ExitError{Code: 1, Err: fmt.Errorf("timed out after %s waiting for route %s to be Ready", o.Timeout, key)}
 			}
 			return nil, ctx.Err()
 		case <-tick.C:

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/google/go-cmp/cmp"
@@ -374,5 +375,99 @@ func TestInstallGrafanaDashboard(t *testing.T) {
 	}
 	if cm.Namespace != "iter8-system" || cm.Labels[grafana.SidecarLabel] != "1" || cm.Data["iter8-route-controller.json"] != grafana.RouteController {
 		t.Errorf("the dashboard's ConfigMap:\n%s", b)
+	}
+}
+
+// TestRolloutVerbs: resume, promote and abort on a Route with a rollout
+// set the action annotation (what the controller acts on), refuse what a
+// rollout cannot do, and status prints the rollout's state and history.
+func TestRolloutVerbs(t *testing.T) {
+	isolate(t)
+	env := clusterEnv(t)
+	c, ns := routeNamespace(t, env)
+	ctx := t.Context()
+	r := &v1alpha1.Route{ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: ns}, Spec: v1alpha1.RouteSpec{
+		Provider: v1alpha1.ProviderIstio, Strategy: v1alpha1.StrategyBlueGreen,
+		Versions: []v1alpha1.Version{
+			{Name: "v1", Service: &v1alpha1.ServiceBackend{Name: "a", Port: 80}},
+			{Name: "v2", Service: &v1alpha1.ServiceBackend{Name: "b", Port: 80}},
+		},
+		Rollout: &v1alpha1.Rollout{Steps: []v1alpha1.RolloutStep{{Weight: ptr.To[int32](10), Pause: &v1alpha1.Pause{UntilResumed: true}}, {Weight: ptr.To[int32](100)}}},
+	}}
+	if err := c.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"--kubeconfig", env.Kubeconfig, "-n", ns}
+	dir := t.TempDir()
+	action := func() string {
+		t.Helper()
+		got := &v1alpha1.Route{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(r), got); err != nil {
+			t.Fatal(err)
+		}
+		return got.Annotations[reconcile.AnnotationAction]
+	}
+	for _, tc := range []struct {
+		args       []string
+		verb, want string
+	}{
+		{[]string{"resume", "checkout"}, "resume", "route.iter8.tools/checkout: resume requested: the current step's pause ends\n"},
+		{[]string{"promote", "checkout", "v2"}, "promote", "route.iter8.tools/checkout: promotion of v2 requested: it takes all traffic once the controller writes it\n"},
+		{[]string{"abort", "checkout"}, "abort", "route.iter8.tools/checkout: abort requested: the primary v1 takes all traffic once the controller writes it\n"},
+	} {
+		before := action()
+		out, errOut, code := iter8(t, dir, append(tc.args, flags...)...)
+		a := action()
+		if code != 0 || out != tc.want || !strings.HasPrefix(a, tc.verb+"/") || a == before {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; annotation %q (was %q)", tc.args, code, out, errOut, a, before)
+		}
+	}
+	out, errOut, code := iter8(t, dir, append([]string{"promote", "checkout", "v1"}, flags...)...)
+	if code != 1 || out != "" || errOut != "Error: the Route checkout rolls out v2: promote it, not v1\n" {
+		t.Errorf("promote the primary: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	if err := c.Get(ctx, client.ObjectKeyFromObject(r), r); err != nil {
+		t.Fatal(err)
+	}
+	start := metav1.NewMicroTime(time.Date(2026, 12, 7, 1, 2, 3, 0, time.UTC))
+	r.Status = v1alpha1.RouteStatus{
+		ObservedGeneration: r.Generation, LastRenderedRevision: "sha256:abc", LastAppliedRevision: "sha256:abc",
+		Versions:   []v1alpha1.VersionStatus{{Name: "v1", Ready: true, Weight: 90}, {Name: "v2", Ready: true, Weight: 10}},
+		Conditions: []metav1.Condition{{Type: meta.ReadyCondition, Status: metav1.ConditionTrue, Reason: meta.SucceededReason, Message: "routing sha256:abc", LastTransitionTime: metav1.Now(), ObservedGeneration: r.Generation}},
+		Rollout: &v1alpha1.RolloutStatus{Candidate: "v2", ID: "0123456789", Step: 1, Phase: v1alpha1.RolloutPaused, Stage: v1alpha1.StagePausing, Weight: 10,
+			Message: "step 1/2 paused until `kubectl iter8-route resume`",
+			History: []v1alpha1.RolloutRecord{
+				{Time: start, Step: 1, Phase: v1alpha1.RolloutProgressing, Weight: 10, Message: "Rollout 0123456789 of v2 started. Step 1/2: v2 10%."},
+				{Time: start, Step: 1, Phase: v1alpha1.RolloutProgressing, Weight: 10, Revision: "main@sha1:0123456789abcdef0123456789abcdef01234567", Message: "Step 1/2 live: v2 10%."},
+			}},
+	}
+	if err := c.Status().Update(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = iter8(t, dir, append([]string{"status", "checkout"}, flags...)...)
+	for _, want := range []string{
+		"Rollout:   v2, step 1/2, v2 10%: Paused (Pausing)\nMessage:   step 1/2 paused until `kubectl iter8-route resume`\n",
+		"2026-12-07T01:02:03Z   1      Progressing   10%      main@sha1:0123456789ab   Step 1/2 live: v2 10%.\n",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	// -w waits while the rollout is paused.
+	out, errOut, code = iter8(t, dir, append([]string{"status", "checkout", "-w", "--timeout", "300ms"}, flags...)...)
+	if code != 1 || out != "" || !strings.Contains(errOut, "rollout of v2: step 1/2, v2 10%, Paused: step 1/2 paused") {
+		t.Errorf("status -w of a paused rollout: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// It exits 1 once the rollout rolled back, 0 once it succeeded.
+	for phase, wantCode := range map[v1alpha1.RolloutPhase]int{v1alpha1.RolloutRolledBack: 1, v1alpha1.RolloutSucceeded: 0} {
+		r.Status.Rollout.Phase, r.Status.Rollout.Stage, r.Status.Rollout.Message = phase, v1alpha1.StageDone, "over"
+		if err := c.Status().Update(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		_, errOut, code = iter8(t, dir, append([]string{"status", "checkout", "-w", "--timeout", "1m"}, flags...)...)
+		if code != wantCode {
+			t.Errorf("status -w of a rollout %s: exit %d, stderr %q", phase, code, errOut)
+		}
 	}
 }
