@@ -361,7 +361,9 @@ func TestCanaryRolloutThroughTraefik(t *testing.T) {
 			mustKubectl(t, "", "iter8-route", "resume", "checkout", "-n", d.ns)
 			d.waitRollout(t, 2, v1alpha1.RolloutPaused, v1alpha1.StagePausing)
 			d.settle(t, nil, "v2", 1)
-			if got := d.count(t, checkoutHost, nil, 1000); !within(got["v2"], 300, 1000) || !within(got["v1"], 700, 1000) || len(got) != 2 {
+			got := d.count(t, checkoutHost, nil, 1000)
+			t.Logf("step 2, 1,000 unmatched requests: %v", got)
+			if !within(got["v2"], 300, 1000) || !within(got["v1"], 700, 1000) || len(got) != 2 {
 				t.Errorf("step 2, 70/30 over 1,000 unmatched requests: %v", got)
 			}
 			check("step 2", beta, 50, map[string]int{"v2": 50})

@@ -113,7 +113,13 @@ func newRollout(r *RouteReconciler, route *v1alpha1.Route) *rollout {
 		st = &v1alpha1.RolloutStatus{Candidate: cand, ID: rolloutID(route, cand), Phase: v1alpha1.RolloutWaiting}
 		route.Status.Rollout = st
 	}
-	return &rollout{r: r, route: route, st: st}
+	ro := &rollout{r: r, route: route, st: st}
+	if st.Step > ro.steps() {
+		// The steps were edited down past the current one: it goes on
+		// from the last.
+		st.Step = ro.steps()
+	}
+	return ro
 }
 
 // rolloutID identifies a rollout of cand: the same across restarts, new

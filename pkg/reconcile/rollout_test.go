@@ -13,13 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/google/go-cmp/cmp"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/gitops/gittest"
 	"github.com/iter8-tools/iter8/pkg/reconcile"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
@@ -564,5 +567,70 @@ func TestRolloutCommitsEveryStep(t *testing.T) {
 	body = gittest.Git(t, clone, "log", "-1", "--skip=2", "--format=%b")
 	if !strings.Contains(body, "Step 3/3 passed. Promoting v2.") {
 		t.Errorf("the promotion's commit message:\n%s", body)
+	}
+}
+
+// TestRolloutRunsANamedExperiment gates a step by an experiment made by
+// kubectl iter8-run launch: until it exists the Route says so; then its
+// spec runs afresh as the step's experiment.
+func TestRolloutRunsANamedExperiment(t *testing.T) {
+	c, ns := setup(t)
+	startController(t, ns, nil)
+	versionObjects(t, c, ns, true, true)
+	cand := newCandidate(t)
+	route := rolloutRoute(ns,
+		v1alpha1.RolloutStep{Weight: ptr.To[int32](40), Analysis: &v1alpha1.Analysis{Experiment: "checkout-slos"}},
+		v1alpha1.RolloutStep{Weight: ptr.To[int32](100), Pause: &v1alpha1.Pause{UntilResumed: true}},
+	)
+	if err := c.Create(t.Context(), route); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the Route says the experiment is missing", func() (bool, string) {
+		c := apimeta.FindStatusCondition(getRoute(t, c, ns, "checkout").Status.Conditions, meta.ReadyCondition)
+		return c != nil && c.Reason == reconcile.ReasonAnalysisFailed &&
+			strings.Contains(c.Message, "spec.rollout.steps[0].analysis.experiment: experiment checkout-slos was not found in namespace "+ns), fmt.Sprint(c)
+	})
+
+	// Launched as kubectl iter8-run launch does; the test's kubelet runs
+	// its Job too.
+	spec := fmt.Sprintf(`apiVersion: iter8.tools/v1alpha1
+kind: Experiment
+metadata: {name: checkout-slos}
+spec:
+  versions: [{name: v2}]
+  tasks:
+  - {task: http, with: {url: %q, numRequests: 15}}
+  - {task: assess, with: {SLOs: {upper: [{metric: http/error-rate, limit: 0}]}}}
+`, cand.URL)
+	exp, err := experiment.Parse("checkout-slos.yaml", "", []byte(spec), tasks.Registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := runner.Objects(exp, []byte(spec), runner.Options{Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.Launch(t.Context(), env.Client, objs); err != nil {
+		t.Fatal(err)
+	}
+	k := startKubelet(t, c, ns)
+	r := waitPhase(t, c, ns, v1alpha1.RolloutPaused, v1alpha1.StagePausing)
+	step := "checkout-v2-" + r.Status.Rollout.ID[:6] + "-s1"
+	stored, err := runner.Get(t.Context(), env.Client, ns, step)
+	if err != nil || stored.Result == nil {
+		t.Fatalf("the step's experiment %s: %v", step, err)
+	}
+	if n, _ := stored.Result.Value("v2", "http/request-count"); n != 15 || !stored.Result.SLOsSatisfied() {
+		t.Errorf("the step ran %g requests; SLOs satisfied %v", n, stored.Result.SLOsSatisfied())
+	}
+	if _, runs, _ := k.ran(); runs[step] != 1 {
+		t.Errorf("runs: %v", runs)
+	}
+	// Its steps cut down to one while at step 2: it goes on from the last.
+	updateRoute(t, c, ns, "checkout", func(r *v1alpha1.Route) { r.Spec.Rollout.Steps = r.Spec.Rollout.Steps[1:] })
+	act(t, c, ns, reconcile.ActionResume)
+	waitPhase(t, c, ns, v1alpha1.RolloutSucceeded, v1alpha1.StageDone)
+	if w := weights(t, c, ns, "checkout"); w["v2"] != 100 {
+		t.Errorf("promoted: %v", w)
 	}
 }
