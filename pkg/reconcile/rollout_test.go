@@ -634,3 +634,44 @@ spec:
 		t.Errorf("promoted: %v", w)
 	}
 }
+
+// TestRolloutFailsWithItsExperiment: an experiment that fails, or that
+// has no verdict within its timeout, fails the rollout, which rolls back.
+func TestRolloutFailsWithItsExperiment(t *testing.T) {
+	failing, err := json.Marshal(map[string]any{
+		"versions": []any{map[string]any{"name": "v2"}},
+		"tasks": []any{map[string]any{"task": "ready", "with": map[string]any{
+			"timeout": "1s", "objects": []any{map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": "missing"}},
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		analysis *v1alpha1.Analysis
+		kubelet  bool
+		want     string
+	}{
+		"fails":     {&v1alpha1.Analysis{Spec: &apiextensionsv1.JSON{Raw: failing}}, true, "failed: task 1 (ready)"},
+		"times out": {&v1alpha1.Analysis{Spec: analysis(t, "http://127.0.0.1:1").Spec, Timeout: &metav1.Duration{Duration: time.Second}}, false, "no verdict within its timeout of 1s"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, ns := setup(t)
+			startController(t, ns, nil)
+			versionObjects(t, c, ns, true, true)
+			if tc.kubelet {
+				startKubelet(t, c, ns)
+			}
+			if err := c.Create(t.Context(), rolloutRoute(ns, v1alpha1.RolloutStep{Weight: ptr.To[int32](10), Analysis: tc.analysis})); err != nil {
+				t.Fatal(err)
+			}
+			r := waitPhase(t, c, ns, v1alpha1.RolloutFailed, v1alpha1.StageDone)
+			if w := weights(t, c, ns, "checkout"); w["v1"] != 100 || w["v2"] != 0 {
+				t.Errorf("after the failure: %v", w)
+			}
+			if st := r.Status.Rollout; st.Verdict != "Failed" || !strings.Contains(st.Message, tc.want) {
+				t.Errorf("verdict %q, message %q; want it to say %q", st.Verdict, st.Message, tc.want)
+			}
+		})
+	}
+}
