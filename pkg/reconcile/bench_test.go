@@ -53,45 +53,14 @@ func BenchmarkController(b *testing.B) {
 	}
 	const samples = 200
 	ctx := b.Context()
-	istio, err := testenv.IstioCRDs(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := env.InstallCRDs(ctx, "../../config/crd", istio); err != nil {
-		b.Fatal(err)
-	}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.QPS, cfg.Burst = 1000, 2000
-	c := newClient(b, cfg)
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-"}}
-	if err := c.Create(ctx, ns); err != nil {
-		b.Fatal(err)
-	}
+	cfg, c, cs, ns := benchSetup(b, "bench-")
 	start := time.Now()
 	createRoutes(b, c, cs, ns.Name, routes)
 	b.Logf("created %d Routes, %d Services and Deployments in %s", routes, 3*routes, time.Since(start).Round(time.Millisecond))
 
-	bin := buildPlugin(b)
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePortB(b))
-	ctrl := exec.Command(bin, "controller", "--kubeconfig", env.Kubeconfig, "--metrics-addr", metricsAddr, "--health-addr", "0",
-		"--kube-api-qps", "500", "--kube-api-burst", "1000", "--concurrent", "8", "--log-level", "error", "--git-dir", b.TempDir())
-	log, err := os.Create(filepath.Join(b.TempDir(), "controller.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctrl.Stdout, ctrl.Stderr = log, log
+	ctrl := startControllerProcess(b, metricsAddr)
 	start = time.Now()
-	if err := ctrl.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = ctrl.Process.Signal(os.Interrupt)
-		_ = ctrl.Wait()
-	})
 
 	for {
 		var list v1alpha1.RouteList
@@ -161,6 +130,54 @@ func BenchmarkController(b *testing.B) {
 	b.ReportMetric(reconciles/syncTime.Seconds(), "reconciles/s")
 	b.ReportMetric(rss, "peak-RSS-MB")
 	b.ReportMetric(float64(routes), "routes")
+}
+
+// benchSetup installs the CRDs and returns a fast client config, clients
+// and a new namespace named from prefix.
+func benchSetup(b *testing.B, prefix string) (*rest.Config, client.Client, kubernetes.Interface, *corev1.Namespace) {
+	b.Helper()
+	ctx := b.Context()
+	istio, err := testenv.IstioCRDs(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := env.InstallCRDs(ctx, "../../config/crd", istio); err != nil {
+		b.Fatal(err)
+	}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = 1000, 2000
+	c := newClient(b, cfg)
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix}}
+	if err := c.Create(ctx, ns); err != nil {
+		b.Fatal(err)
+	}
+	return cfg, c, cs, ns
+}
+
+// startControllerProcess builds kubectl-iter8_route and runs its
+// controller against env until the benchmark ends, its metrics on
+// metricsAddr; it returns once the process started.
+func startControllerProcess(b *testing.B, metricsAddr string) *exec.Cmd {
+	b.Helper()
+	ctrl := exec.Command(buildPlugin(b), "controller", "--kubeconfig", env.Kubeconfig, "--metrics-addr", metricsAddr, "--health-addr", "0",
+		"--kube-api-qps", "500", "--kube-api-burst", "1000", "--concurrent", "8", "--log-level", "error", "--git-dir", b.TempDir())
+	log, err := os.Create(filepath.Join(b.TempDir(), "controller.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctrl.Stdout, ctrl.Stderr = log, log
+	if err := ctrl.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = ctrl.Process.Signal(os.Interrupt)
+		_ = ctrl.Wait()
+	})
+	return ctrl
 }
 
 // createRoutes creates n Routes of 3 versions, v2 and v3 Available;
@@ -336,24 +353,7 @@ func peakRSS(b *testing.B, pid int) float64 {
 func BenchmarkRollouts(b *testing.B) {
 	const routes = 100
 	ctx := b.Context()
-	istio, err := testenv.IstioCRDs(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := env.InstallCRDs(ctx, "../../config/crd", istio); err != nil {
-		b.Fatal(err)
-	}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.QPS, cfg.Burst = 1000, 2000
-	c := newClient(b, cfg)
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-rollouts-"}}
-	if err := c.Create(ctx, ns); err != nil {
-		b.Fatal(err)
-	}
+	_, c, cs, ns := benchSetup(b, "bench-rollouts-")
 	app := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	b.Cleanup(app.Close)
 	createRoutes(b, c, cs, ns.Name, routes, func(r *v1alpha1.Route) {
@@ -371,21 +371,7 @@ func BenchmarkRollouts(b *testing.B) {
 		setAvailableB(b, cs, ns.Name, fmt.Sprintf("r%04d-v2", i), false)
 	}
 
-	bin := buildPlugin(b)
-	ctrl := exec.Command(bin, "controller", "--kubeconfig", env.Kubeconfig, "--metrics-addr", "0", "--health-addr", "0",
-		"--kube-api-qps", "500", "--kube-api-burst", "1000", "--concurrent", "8", "--log-level", "error", "--git-dir", b.TempDir())
-	log, err := os.Create(filepath.Join(b.TempDir(), "controller.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctrl.Stdout, ctrl.Stderr = log, log
-	if err := ctrl.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = ctrl.Process.Signal(os.Interrupt)
-		_ = ctrl.Wait()
-	})
+	ctrl := startControllerProcess(b, "0")
 	rollouts := func(phase v1alpha1.RolloutPhase, stage v1alpha1.RolloutStage, step int32) []v1alpha1.Route {
 		deadline := time.Now().Add(10 * time.Minute)
 		for {
