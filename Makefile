@@ -36,7 +36,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 PROTOC_GEN_GO      := $(TOOLS_BIN)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION)
 PROTOC_GEN_GO_GRPC := $(TOOLS_BIN)/protoc-gen-go-grpc-$(PROTOC_GEN_GO_GRPC_VERSION)
-PROTOS             := pkg/abn/abnpb/abn.proto
+PROTOS             := pkg/abn/abnpb/abn.proto pkg/abn/legacypb/abn.proto
 CONTROLLER_GEN_VERSION := v0.23.0
 CONTROLLER_GEN     := $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 # plotly.js, embedded in the HTML reports (internal/webpage/plotly).
@@ -120,11 +120,11 @@ tidy: ## Tidy go.mod files
 	@for d in hack/tools/*/; do (cd $$d && go mod tidy -e); done # -e: the proxy refuses a test-only dependency of Flux
 
 .PHONY: generate
-generate: $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(CONTROLLER_GEN) ## Run the code generators: Route deepcopy and CRD (controller-gen), protoc (apt-get install protobuf-compiler)
+generate: $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(CONTROLLER_GEN) ## Run the code generators: Route deepcopy and CRD (controller-gen), protoc (apt-get install protobuf-compiler libprotobuf-dev)
 	go generate ./...
 	$(CONTROLLER_GEN) object paths=./pkg/route/...
 	$(CONTROLLER_GEN) crd paths=./pkg/route/... output:crd:artifacts:config=config/crd
-	@command -v protoc >/dev/null || { echo "protoc is missing: apt-get install -y protobuf-compiler"; exit 1; }
+	@command -v protoc >/dev/null || { echo "protoc is missing: apt-get install -y protobuf-compiler libprotobuf-dev"; exit 1; }
 	protoc --plugin=protoc-gen-go=$(PROTOC_GEN_GO) --plugin=protoc-gen-go-grpc=$(PROTOC_GEN_GO_GRPC) \
 		--go_out=. --go_opt=module=$(MODULE) --go-grpc_out=. --go-grpc_opt=module=$(MODULE) $(PROTOS)
 

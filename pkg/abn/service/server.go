@@ -22,6 +22,7 @@ import (
 
 	"github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/abn/abnpb"
+	"github.com/iter8-tools/iter8/pkg/abn/legacypb"
 )
 
 // Run serves the gRPC API on grpcLis and the HTTP endpoints on httpLis
@@ -75,12 +76,13 @@ func (s *Service) Run(ctx context.Context, grpcLis, httpLis net.Listener) error 
 	return err
 }
 
-// GRPCServer returns a gRPC server with the A/B/n API, the health service hs
+// GRPCServer returns a gRPC server with the A/B/n API and Iter8's
+// (main.ABN), the health service hs
 // (SERVING for "" and iter8.abn.v1.ABN) and server reflection, counting
 // calls in the service's metrics.
 func (s *Service) GRPCServer(hs *health.Server) *grpc.Server {
 	gs := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(s.observe(&abnpb.ABN_ServiceDesc, &healthpb.Health_ServiceDesc)),
+		grpc.ChainUnaryInterceptor(s.observe(&abnpb.ABN_ServiceDesc, &legacypb.ABN_ServiceDesc, &healthpb.Health_ServiceDesc)),
 		// A pool of goroutines serves the streams: a goroutine per call
 		// would start with a small stack and grow it on every call.
 		grpc.NumStreamWorkers(uint32(16*runtime.GOMAXPROCS(0))),
@@ -92,6 +94,7 @@ func (s *Service) GRPCServer(hs *health.Server) *grpc.Server {
 		grpc.MaxRecvMsgSize(16<<20),
 	)
 	abnpb.RegisterABNServer(gs, s)
+	legacypb.RegisterABNServer(gs, legacy{s: s})
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(abnpb.ABN_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(gs, hs)

@@ -1,6 +1,7 @@
 // Package service is the A/B/n service: the gRPC API of abn.proto (Lookup,
-// WriteMetric, WriteMetrics, GetResults) with gRPC health checking and
-// server reflection, and an HTTP server with the results as JSON
+// WriteMetric, WriteMetrics, GetResults) and Iter8's API (main.ABN, for
+// front ends written for Iter8) with gRPC health checking and server
+// reflection, and an HTTP server with the results as JSON
 // (/v1/results/{application}), Prometheus metrics (/metrics) and probes
 // (/healthz, /readyz).
 package service
@@ -38,6 +39,10 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Logger receives the service's log; default: slog.Default().
 	Logger *slog.Logger
+	// Namespace qualifies application names in Iter8's API (main.ABN),
+	// which names them namespace/name: the namespace of the Routes, or the
+	// one the service runs in. Default: default.
+	Namespace string
 }
 
 func (o *Options) normalize() {
@@ -52,6 +57,9 @@ func (o *Options) normalize() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Namespace == "" {
+		o.Namespace = "default"
 	}
 }
 

@@ -562,7 +562,7 @@ func TestHealthAndReflection(t *testing.T) {
 	for _, s := range resp.GetListServicesResponse().GetService() {
 		names = append(names, s.GetName())
 	}
-	want := []string{"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", "iter8.abn.v1.ABN"}
+	want := []string{"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", "iter8.abn.v1.ABN", "main.ABN"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("reflected services (-want +got):\n%s", diff)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,7 +42,8 @@ type ServeOptions struct {
 	AssignmentFlushInterval time.Duration
 
 	apps abn.Applications
-	// cfg and namespace say where to read Routes, without --apps.
+	// cfg and namespace say where to read Routes, without --apps;
+	// namespace also qualifies application names in Iter8's API.
 	cfg       *rest.Config
 	namespace string
 }
@@ -107,6 +109,13 @@ func (o *ServeOptions) Complete() error {
 		o.cfg, o.namespace = cfg, ns
 		return nil
 	}
+	// Iter8's API names applications namespace/name: with --apps, the
+	// namespace is -n's (in a pod: its own), else default.
+	if o.Flags.Namespace != nil && *o.Flags.Namespace != "" {
+		o.namespace = *o.Flags.Namespace
+	} else if ns, ok := podNamespace(); ok {
+		o.namespace = ns
+	}
 	apps, err := abn.ReadAppsFile(o.AppsFile)
 	if err != nil {
 		return err
@@ -143,10 +152,21 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("flag --http-address: %w", err)
 	}
 	tuneGC(ctx)
-	svc := service.New(apps, st, service.Options{AssignmentFlushInterval: o.AssignmentFlushInterval, Logger: log})
+	svc := service.New(apps, st, service.Options{AssignmentFlushInterval: o.AssignmentFlushInterval, Logger: log, Namespace: o.namespace})
 	err = svc.Run(ctx, grpcLis, httpLis)
 	log.Info("stopped")
 	return err
+}
+
+// serviceAccountNamespace is where a pod finds its namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// podNamespace is the namespace of the pod the service runs in, if it runs
+// in one.
+func podNamespace() (string, bool) {
+	b, err := os.ReadFile(serviceAccountNamespace)
+	ns := strings.TrimSpace(string(b))
+	return ns, err == nil && ns != ""
 }
 
 // Memory the collector may use, unless GOGC or GOMEMLIMIT say otherwise.

@@ -3,10 +3,13 @@
 package abn_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -14,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	abnpkg "github.com/iter8-tools/iter8/pkg/abn"
+	"github.com/iter8-tools/iter8/pkg/abn/legacypb"
 	"github.com/iter8-tools/iter8/pkg/abn/routes"
 	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
@@ -96,5 +100,43 @@ func TestServeReadsRoutes(t *testing.T) {
 	if _, errOut, code := iter8(t, dir, "lookup", "cart", "ann", "--endpoint", svc.GRPC); code != 1 || errOut != "Error: application \"cart\" not found\n" {
 		t.Errorf("lookup cart: exit %d, stderr %q", code, errOut)
 	}
+	// Iter8's API names the application after the Routes' namespace.
+	checkIter8Lookups(t, svc.GRPC, ns+"/checkout", &a)
 	svc.Stop(t)
+}
+
+// TestServeIter8APINamespace: with --apps, Iter8's API names applications
+// after -n, else default.
+func TestServeIter8APINamespace(t *testing.T) {
+	dir := t.TempDir()
+	apps := filepath.Join(dir, "apps.yaml")
+	if err := os.WriteFile(apps, []byte("applications: [{name: shop, versions: [{name: v1}, {name: v2}, {name: v3}]}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := abnpkg.App{Name: "shop", Versions: []abnpkg.Version{{Name: "v1", Weight: 1, Ready: true}, {Name: "v2", Weight: 1, Ready: true}, {Name: "v3", Weight: 1, Ready: true}}}
+	for ns, flags := range map[string][]string{"prod": {"-n", "prod"}, "default": nil} {
+		svc := servicetest.StartProcess(t, append([]string{"--grpc-address=127.0.0.1:0", "--http-address=127.0.0.1:0",
+			"--store=bolt:" + filepath.Join(dir, ns+".db"), "--apps", apps, "--kubeconfig", filepath.Join(dir, "none")}, flags...)...)
+		checkIter8Lookups(t, svc.GRPC, ns+"/shop", &a)
+		svc.Stop(t)
+	}
+}
+
+// checkIter8Lookups looks users up through Iter8's API (main.ABN) at
+// endpoint: each gets the index of the version the assignment gives.
+func checkIter8Lookups(t *testing.T, endpoint, application string, a *abnpkg.App) {
+	t.Helper()
+	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := legacypb.NewABNClient(conn)
+	for _, user := range []string{"ann", "bob", "cy", "dee", "eve"} {
+		want, _ := abnpkg.Assign(a, user)
+		got, err := c.Lookup(t.Context(), &legacypb.Application{Name: application, User: user})
+		if err != nil || int(got.GetVersionNumber()) != want {
+			t.Errorf("Iter8's Lookup(%s, %s): %v, %v; want version %d", application, user, got, err, want)
+		}
+	}
 }
