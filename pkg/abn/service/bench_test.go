@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bojand/ghz/runner"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -30,6 +31,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/iter8-tools/iter8/pkg/abn/abnpb"
+	"github.com/iter8-tools/iter8/pkg/abn/legacypb"
 	"github.com/iter8-tools/iter8/pkg/abn/sdk"
 	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
 	"github.com/iter8-tools/iter8/pkg/stats"
@@ -152,6 +154,69 @@ func BenchmarkLookupGRPC(b *testing.B) {
 			return err
 		})
 		b.ReportMetric(serverP99(b, svc, "Lookups"), "server-p99-≤µs")
+	})
+}
+
+// BenchmarkLookupUnary drives unary lookups the way Iter8's service was
+// measured: ghz's default of 50 concurrent calls on one connection, run
+// with -benchtime=30000x for ghz's 30,000 calls; distinct users. It
+// measures the service's own API and Iter8's (main.ABN), from this
+// process's client and from ghz itself (its runner, the method found by
+// reflection, users from its call templates).
+func BenchmarkLookupUnary(b *testing.B) {
+	for _, api := range []struct{ method, data string }{
+		{"iter8.abn.v1.ABN.Lookup", `{"application": "checkout", "user": "user-{{.RequestNumber}}"}`},
+		{"main.ABN.Lookup", `{"name": "default/checkout", "user": "user-{{.RequestNumber}}"}`},
+	} {
+		b.Run("ghz/"+api.method, func(b *testing.B) {
+			svc := benchService(b)
+			cfg, err := runner.NewConfig(api.method, svc.GRPC, runner.WithTotalRequests(uint(b.N)), runner.WithConcurrency(50),
+				runner.WithConnections(1), runner.WithInsecure(true), runner.WithDataFromJSON(api.data))
+			if err != nil {
+				b.Fatal(err)
+			}
+			reqr, err := runner.NewRequester(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var rep *runner.Report
+			measure(b, svc.Pid, "lookups", func() {
+				if rep, err = reqr.Run(); err != nil {
+					b.Fatal(err)
+				}
+			})
+			if rep.Count != uint64(b.N) || len(rep.ErrorDist) != 0 {
+				b.Fatalf("%d calls, errors %v; want %d, none", rep.Count, rep.ErrorDist, b.N)
+			}
+		})
+	}
+	b.Run("api=iter8.abn.v1", func(b *testing.B) {
+		svc := benchService(b)
+		c := clients(b, svc.GRPC, 1)[0]
+		measure(b, svc.Pid, "lookups", func() {
+			closedLoop(b, 50, func(_ int, i int64) error {
+				_, err := c.Lookup(context.Background(), &abnpb.LookupRequest{Application: "checkout", User: "user-" + strconv.FormatInt(i, 10)})
+				return err
+			})
+		})
+	})
+	b.Run("api=main", func(b *testing.B) {
+		svc := benchService(b)
+		conn, err := grpc.NewClient(svc.GRPC, sdk.DialOptions()...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = conn.Close() })
+		c := legacypb.NewABNClient(conn)
+		if _, err := c.Lookup(context.Background(), &legacypb.Application{Name: "default/checkout", User: "warm-up"}); err != nil {
+			b.Fatal(err)
+		}
+		measure(b, svc.Pid, "lookups", func() {
+			closedLoop(b, 50, func(_ int, i int64) error {
+				_, err := c.Lookup(context.Background(), &legacypb.Application{Name: "default/checkout", User: "user-" + strconv.FormatInt(i, 10)})
+				return err
+			})
+		})
 	})
 }
 
