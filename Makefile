@@ -66,9 +66,19 @@ controlplane: ## Build (once, cached by version) kube-apiserver, etcd, kubectl, 
 	@hack/controlplane.sh registry >/dev/null
 	@hack/controlplane.sh traefik >/dev/null
 
+# The packages with concurrency, whose tests also run under the race
+# detector: the A/B/n service, SDK, stores and Route watcher, the Route
+# controller, the http and grpc tasks, and the Git writer.
+RACE_PACKAGES := ./pkg/abn/service/ ./pkg/abn/sdk/ ./pkg/abn/store/ ./pkg/abn/routes/ ./pkg/reconcile/ ./pkg/tasks/http/ ./pkg/tasks/grpc/ ./pkg/gitops/
+
 .PHONY: test
-test: controlplane ## Run all tests: unit, integration (real kube-apiserver + etcd) and e2e
+test: controlplane ## Run all tests: unit, integration (real kube-apiserver + etcd) and e2e, then the concurrent packages' under the race detector
 	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh 2>/dev/null)" go test -timeout $(TEST_TIMEOUT) ./...
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh 2>/dev/null)" go test -race -timeout $(TEST_TIMEOUT) $(RACE_PACKAGES)
+
+.PHONY: test-race
+test-race: controlplane ## Run the concurrent packages' tests under the race detector
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh 2>/dev/null)" go test -race -timeout $(TEST_TIMEOUT) $(RACE_PACKAGES)
 
 .PHONY: e2e
 e2e: controlplane ## Run the end-to-end tests (built binaries against the real control plane)
