@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -208,6 +209,39 @@ type Client struct {
 
 	// lookups is the stream of lookups, and its state.
 	lookups lookupStreams
+
+	// The counters of Stats; sending counts the values of batches on
+	// their way.
+	stored, rejected, queueFull, failedSends, lost, sending atomic.Int64
+}
+
+// Stats says what became of the values WriteMetric was given: none is
+// dropped without being counted here.
+type Stats struct {
+	// Queued values wait to be sent, or for the service's answer. While
+	// the service or its store is unavailable, the batches that failed
+	// wait here and are sent again.
+	Queued int
+	// Stored values were stored by the service.
+	Stored int64
+	// Rejected values were refused by the service (and passed to the
+	// error handler).
+	Rejected int64
+	// QueueFull counts the values WriteMetric refused with ErrQueueFull:
+	// the caller got them back.
+	QueueFull int64
+	// FailedSends counts the batches that failed and were queued again.
+	FailedSends int64
+	// Lost values were still queued when Close gave up.
+	Lost int64
+}
+
+// Stats returns the client's counters.
+func (c *Client) Stats() Stats {
+	return Stats{
+		Queued: c.queued() + int(c.sending.Load()), Stored: c.stored.Load(), Rejected: c.rejected.Load(),
+		QueueFull: c.queueFull.Load(), FailedSends: c.failedSends.Load(), Lost: c.lost.Load(),
+	}
 }
 
 type cacheKey struct{ app, user string }
@@ -343,6 +377,7 @@ func (c *Client) WriteMetric(ctx context.Context, application, user, metric stri
 		return ErrClosed
 	case len(c.pending) >= c.opts.maxPending:
 		c.mu.Unlock()
+		c.queueFull.Add(1)
 		return ErrQueueFull
 	}
 	c.pending = append(c.pending, &abnpb.WriteMetricRequest{Application: application, User: user, Metric: metric, Value: value})
@@ -421,6 +456,7 @@ func (c *Client) Close(ctx context.Context) error {
 	lost := len(c.pending)
 	c.pending = nil
 	c.mu.Unlock()
+	c.lost.Add(int64(lost))
 	if lost > 0 {
 		err = fmt.Errorf("%d metric values were not sent: %w", lost, err)
 	}
@@ -469,6 +505,7 @@ func (c *Client) send(ctx context.Context, n int) error {
 		}
 		batch := c.pending[:k:k]
 		c.pending = c.pending[k:]
+		c.sending.Add(int64(k))
 		c.mu.Unlock()
 		n -= k
 
@@ -476,9 +513,14 @@ func (c *Client) send(ctx context.Context, n int) error {
 		if err != nil {
 			c.mu.Lock()
 			c.pending = append(batch, c.pending...)
+			c.sending.Add(-int64(k))
 			c.mu.Unlock()
+			c.failedSends.Add(1)
 			return fmt.Errorf("sending %d metric values: %w", len(batch), err)
 		}
+		c.rejected.Add(int64(len(resp.GetRejected())))
+		c.stored.Add(int64(len(batch) - len(resp.GetRejected())))
+		c.sending.Add(-int64(k))
 		for _, r := range resp.GetRejected() {
 			what := "a metric value"
 			if i := int(r.GetIndex()); i >= 0 && i < len(batch) {

@@ -187,6 +187,9 @@ func TestWriteMetricBatchesAndFlushes(t *testing.T) {
 	if len(h) != 1 || !strings.Contains(h[0].Error(), `metric sales of cart was rejected: rpc error: code = NotFound desc = application "cart" not found`) {
 		t.Errorf("handled errors: %v", h)
 	}
+	if st := c.Stats(); st != (sdk.Stats{Stored: 25, Rejected: 1}) {
+		t.Errorf("stats %+v, want 25 stored and 1 rejected", st)
+	}
 	version, err := c.WriteMetricSync(ctx, "shop", "ann", "sales", 1)
 	if err != nil || (version != "v1" && version != "v2") {
 		t.Errorf("WriteMetricSync = %q, %v", version, err)
@@ -234,6 +237,11 @@ func TestWritesSurviveAnOutage(t *testing.T) {
 	if count != 10 {
 		t.Errorf("%d values arrived, want 10", count)
 	}
+	// The batches waited for the service to answer, or failed and were
+	// sent again: either way each is stored once.
+	if st := c.Stats(); st.Stored != 10 || st.Queued != 0 || st.Lost != 0 {
+		t.Errorf("stats %+v, want 10 stored, none queued", st)
+	}
 }
 
 func TestQueueIsBounded(t *testing.T) {
@@ -258,6 +266,9 @@ func TestQueueIsBounded(t *testing.T) {
 	defer cancel()
 	if err := c.Close(short); err == nil || !strings.HasPrefix(err.Error(), "3 metric values were not sent: ") {
 		t.Errorf("Close = %v", err)
+	}
+	if st := c.Stats(); st.QueueFull != 1 || st.Lost != 3 || st.Queued != 0 || st.Stored != 0 {
+		t.Errorf("stats %+v, want 1 refused (queue full) and 3 lost", st)
 	}
 	if err := c.WriteMetric(ctx, "shop", "ann", "sales", 1); !errors.Is(err, sdk.ErrClosed) {
 		t.Errorf("write after Close: %v", err)
