@@ -70,6 +70,25 @@ func checkRunsImage(t *testing.T, pod corev1.Pod, component string) {
 	}
 }
 
+// startControllerInAPod installs Istio's CRDs and, with kubectl iter8-route
+// install, the Route controller on cluster, and waits until its pod (on
+// the real node, from the route image) is Available. It stays for later
+// tests: installing again changes nothing.
+func startControllerInAPod(t *testing.T) {
+	t.Helper()
+	e := cluster.env
+	istio, err := testenv.IstioCRDs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.InstallCRDs(t.Context(), istio); err != nil {
+		t.Fatal(err)
+	}
+	mustKubectlOn(t, e, "", "iter8-route", "install", "--replicas=1")
+	mustKubectlOn(t, e, "", "wait", "--for=condition=Available", "deployment/"+reconcile.ControllerName,
+		"-n", reconcile.DefaultInstallNamespace, "--timeout=120s")
+}
+
 // TestRouteControllerInAPod installs the Route controller on cluster with
 // kubectl iter8-route install: it runs from the route image in a pod that
 // passes its probes, and reconciles a Route whose versions are real
@@ -77,16 +96,7 @@ func checkRunsImage(t *testing.T, pod corev1.Pod, component string) {
 func TestRouteControllerInAPod(t *testing.T) {
 	ctx := t.Context()
 	e := cluster.env
-	istio, err := testenv.IstioCRDs(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.InstallCRDs(ctx, istio); err != nil {
-		t.Fatal(err)
-	}
-	mustKubectlOn(t, e, "", "iter8-route", "install", "--replicas=1")
-	mustKubectlOn(t, e, "", "wait", "--for=condition=Available", "deployment/"+reconcile.ControllerName,
-		"-n", reconcile.DefaultInstallNamespace, "--timeout=120s")
+	startControllerInAPod(t)
 	checkRunsImage(t, podOf(t, reconcile.DefaultInstallNamespace, "app.kubernetes.io/name="+reconcile.ControllerName), "route")
 
 	ns, err := e.CreateNamespace(ctx, "shop-on-node")

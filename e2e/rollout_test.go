@@ -69,17 +69,8 @@ spec:
 func TestProgressiveRolloutWithFlux(t *testing.T) {
 	ctx := t.Context()
 	e := cluster.env
-	istio, err := testenv.IstioCRDs(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.InstallCRDs(ctx, istio); err != nil {
-		t.Fatal(err)
-	}
+	startControllerInAPod(t)
 	startFluxOn(t, e)
-	mustKubectlOn(t, e, "", "iter8-route", "install", "--replicas=1")
-	mustKubectlOn(t, e, "", "wait", "--for=condition=Available", "deployment/"+reconcile.ControllerName,
-		"-n", reconcile.DefaultInstallNamespace, "--timeout=120s")
 
 	// The fleet repository, on the node's address so that the controller's
 	// pod reaches it, behind credentials.

@@ -368,7 +368,7 @@ func BenchmarkRollouts(b *testing.B) {
 	})
 	// The candidates are not ready until every rollout waits for its own.
 	for i := range routes {
-		setAvailableB(b, cs, ns.Name, fmt.Sprintf("r%04d-v2", i), false)
+		setAvailable(b, ns.Name, fmt.Sprintf("r%04d-v2", i), false)
 	}
 
 	ctrl := startControllerProcess(b, "0")
@@ -401,7 +401,7 @@ func BenchmarkRollouts(b *testing.B) {
 	startKubelet(b, c, ns.Name)
 	start := time.Now()
 	for i := range routes {
-		setAvailableB(b, cs, ns.Name, fmt.Sprintf("r%04d-v2", i), true)
+		setAvailable(b, ns.Name, fmt.Sprintf("r%04d-v2", i), true)
 	}
 	list := rollouts(v1alpha1.RolloutPaused, v1alpha1.StagePausing, 2)
 	b.StopTimer()
@@ -440,17 +440,4 @@ func BenchmarkRollouts(b *testing.B) {
 	b.ReportMetric(pct(toVerdict, 0.99), "result→verdict-p99-ms")
 	b.ReportMetric(waiting, "waiting-RSS-MB")
 	b.ReportMetric(rss, "peak-RSS-MB")
-}
-
-// setAvailableB sets a Deployment's availability as its controller would.
-func setAvailableB(b *testing.B, cs kubernetes.Interface, ns, name string, available bool) {
-	b.Helper()
-	d, err := cs.AppsV1().Deployments(ns).Get(b.Context(), name, metav1.GetOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	d.Status = testenv.DeploymentStatus(d, available)
-	if _, err := cs.AppsV1().Deployments(ns).UpdateStatus(b.Context(), d, metav1.UpdateOptions{}); err != nil {
-		b.Fatal(err)
-	}
 }

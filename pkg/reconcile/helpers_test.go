@@ -200,7 +200,7 @@ func deployment(t *testing.T, c client.Client, ns, name string, available bool) 
 
 // setAvailable sets a Deployment's Available condition, for its current
 // generation, as the Deployment controller would.
-func setAvailable(t *testing.T, ns, name string, available bool) {
+func setAvailable(t testing.TB, ns, name string, available bool) {
 	t.Helper()
 	if err := env.SetDeploymentAvailable(t.Context(), ns, name, available); err != nil {
 		t.Fatal(err)

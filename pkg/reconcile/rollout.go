@@ -375,16 +375,16 @@ func (ro *rollout) analyse(ctx context.Context) error {
 	res := exp.Result
 	switch {
 	case res != nil && res.Failed:
-		st.Verdict = "Failed"
+		st.Verdict = v1alpha1.VerdictFailed
 		ro.record("", fmt.Sprintf("Experiment %s of step %d/%d failed: %s", st.Experiment, st.Step, ro.steps(), res.Error))
 		ro.rollBack(v1alpha1.RolloutFailed, fmt.Sprintf("Rolled back %s at step %d/%d: experiment %s failed: %s", st.Candidate, st.Step, ro.steps(), st.Experiment, res.Error))
 		return nil
 	case res != nil && res.Completed:
 		if res.SLOsSatisfied() {
-			st.Verdict = "Passed"
+			st.Verdict = v1alpha1.VerdictPassed
 			ro.record("", fmt.Sprintf("Experiment %s of step %d/%d passed: every SLO holds.", st.Experiment, st.Step, ro.steps()))
 		} else {
-			st.Verdict = "Failed"
+			st.Verdict = v1alpha1.VerdictFailed
 			ro.record("", fmt.Sprintf("Experiment %s of step %d/%d missed its SLOs: %s.", st.Experiment, st.Step, ro.steps(), strings.Join(res.UnmetSLOs(), "; ")))
 		}
 		return ro.verdict()
@@ -404,7 +404,7 @@ func (ro *rollout) analyse(ctx context.Context) error {
 		failure = fmt.Sprintf("no verdict within its timeout of %s", timeout)
 	}
 	if failure != "" {
-		st.Verdict = "Failed"
+		st.Verdict = v1alpha1.VerdictFailed
 		ro.rollBack(v1alpha1.RolloutFailed, fmt.Sprintf("Rolled back %s at step %d/%d: experiment %s: %s", st.Candidate, st.Step, ro.steps(), st.Experiment, failure))
 		return nil
 	}
@@ -415,7 +415,7 @@ func (ro *rollout) analyse(ctx context.Context) error {
 // verdict acts on the recorded verdict of the step's experiment.
 func (ro *rollout) verdict() error {
 	st := ro.st
-	if st.Verdict == "Passed" {
+	if st.Verdict == v1alpha1.VerdictPassed {
 		ro.afterAnalysis()
 		return nil
 	}

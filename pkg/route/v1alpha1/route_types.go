@@ -776,6 +776,15 @@ const (
 	StageDone RolloutStage = "Done"
 )
 
+// The verdicts of a step's experiment (RolloutStatus.Verdict).
+const (
+	// VerdictPassed: the experiment completed and every SLO holds.
+	VerdictPassed = "Passed"
+	// VerdictFailed: an SLO was missed, or the experiment failed or timed
+	// out.
+	VerdictFailed = "Failed"
+)
+
 // RolloutStatus is the state of a rollout.
 type RolloutStatus struct {
 	// Candidate is the version rolled out.
