@@ -391,7 +391,13 @@ func (x *WriteMetricResponse) GetVersion() string {
 type WriteMetricsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Values to record.
-	Metrics       []*WriteMetricRequest `protobuf:"bytes,1,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	Metrics []*WriteMetricRequest `protobuf:"bytes,1,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	// Identity of the batch (at most 64 characters), so that sending it
+	// again, after a reply was lost, records it once: the service remembers
+	// the batches it stored for an hour. A client sends a retried batch
+	// unchanged, with its identity; the SDK uses 128 random bits. Empty:
+	// every call records its values.
+	Batch         string `protobuf:"bytes,2,opt,name=batch,proto3" json:"batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -431,6 +437,13 @@ func (x *WriteMetricsRequest) GetMetrics() []*WriteMetricRequest {
 		return x.Metrics
 	}
 	return nil
+}
+
+func (x *WriteMetricsRequest) GetBatch() string {
+	if x != nil {
+		return x.Batch
+	}
+	return ""
 }
 
 // WriteMetricsResponse lists the values that were not recorded.
@@ -955,9 +968,10 @@ const file_pkg_abn_abnpb_abn_proto_rawDesc = "" +
 	"\x06metric\x18\x03 \x01(\tR\x06metric\x12\x14\n" +
 	"\x05value\x18\x04 \x01(\x01R\x05value\"/\n" +
 	"\x13WriteMetricResponse\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\tR\aversion\"Q\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\"g\n" +
 	"\x13WriteMetricsRequest\x12:\n" +
-	"\ametrics\x18\x01 \x03(\v2 .iter8.abn.v1.WriteMetricRequestR\ametrics\"K\n" +
+	"\ametrics\x18\x01 \x03(\v2 .iter8.abn.v1.WriteMetricRequestR\ametrics\x12\x14\n" +
+	"\x05batch\x18\x02 \x01(\tR\x05batch\"K\n" +
 	"\x14WriteMetricsResponse\x123\n" +
 	"\brejected\x18\x01 \x03(\v2\x17.iter8.abn.v1.RejectionR\brejected\"O\n" +
 	"\tRejection\x12\x14\n" +

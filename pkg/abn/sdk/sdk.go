@@ -18,6 +18,7 @@ package sdk
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -200,7 +201,11 @@ type Client struct {
 
 	mu      sync.Mutex
 	pending []*abnpb.WriteMetricRequest
-	closed  bool
+	// failed is the batch whose send failed: it is sent again first,
+	// unchanged and with its identity, so that the service stores it once
+	// even if it had stored it before the reply was lost.
+	failed *batch
+	closed bool
 
 	kick    chan struct{}
 	flushes chan flushRequest
@@ -375,7 +380,7 @@ func (c *Client) WriteMetric(ctx context.Context, application, user, metric stri
 	case c.closed:
 		c.mu.Unlock()
 		return ErrClosed
-	case len(c.pending) >= c.opts.maxPending:
+	case c.queuedLocked() >= c.opts.maxPending:
 		c.mu.Unlock()
 		c.queueFull.Add(1)
 		return ErrQueueFull
@@ -453,8 +458,8 @@ func (c *Client) Close(ctx context.Context) error {
 	close(c.quit)
 	<-c.stopped
 	c.mu.Lock()
-	lost := len(c.pending)
-	c.pending = nil
+	lost := c.queuedLocked()
+	c.pending, c.failed = nil, nil
 	c.mu.Unlock()
 	c.lost.Add(int64(lost))
 	if lost > 0 {
@@ -490,41 +495,70 @@ func (c *Client) run() {
 func (c *Client) queued() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.pending)
+	return c.queuedLocked()
+}
+
+func (c *Client) queuedLocked() int {
+	n := len(c.pending)
+	if c.failed != nil {
+		n += len(c.failed.metrics)
+	}
+	return n
+}
+
+// batch is a batch of values and its identity.
+type batch struct {
+	id      string
+	metrics []*abnpb.WriteMetricRequest
+}
+
+// next takes the batch to send, and counts its values as sending: the one
+// that failed, else a new one of at most n queued values; nil when none is
+// queued.
+func (c *Client) next(n int) *batch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.failed
+	c.failed = nil
+	if b == nil {
+		k := min(n, c.opts.batchSize, len(c.pending))
+		if k == 0 {
+			return nil
+		}
+		b = &batch{id: rand.Text(), metrics: c.pending[:k:k]}
+		c.pending = c.pending[k:]
+	}
+	c.sending.Add(int64(len(b.metrics)))
+	return b
 }
 
 // send sends the first n queued values in batches. A batch that fails is
-// put back at the head of the queue, and send stops.
+// kept to be sent again first, and send stops.
 func (c *Client) send(ctx context.Context, n int) error {
 	for n > 0 {
-		c.mu.Lock()
-		k := min(n, c.opts.batchSize, len(c.pending))
-		if k == 0 {
-			c.mu.Unlock()
+		b := c.next(n)
+		if b == nil {
 			return nil
 		}
-		batch := c.pending[:k:k]
-		c.pending = c.pending[k:]
-		c.sending.Add(int64(k))
-		c.mu.Unlock()
+		k := len(b.metrics)
 		n -= k
 
-		resp, err := c.api.WriteMetrics(ctx, &abnpb.WriteMetricsRequest{Metrics: batch})
+		resp, err := c.api.WriteMetrics(ctx, &abnpb.WriteMetricsRequest{Batch: b.id, Metrics: b.metrics})
 		if err != nil {
 			c.mu.Lock()
-			c.pending = append(batch, c.pending...)
+			c.failed = b
 			c.sending.Add(-int64(k))
 			c.mu.Unlock()
 			c.failedSends.Add(1)
-			return fmt.Errorf("sending %d metric values: %w", len(batch), err)
+			return fmt.Errorf("sending %d metric values: %w", k, err)
 		}
 		c.rejected.Add(int64(len(resp.GetRejected())))
-		c.stored.Add(int64(len(batch) - len(resp.GetRejected())))
+		c.stored.Add(int64(k - len(resp.GetRejected())))
 		c.sending.Add(-int64(k))
 		for _, r := range resp.GetRejected() {
 			what := "a metric value"
-			if i := int(r.GetIndex()); i >= 0 && i < len(batch) {
-				what = fmt.Sprintf("metric %s of %s", batch[i].GetMetric(), batch[i].GetApplication())
+			if i := int(r.GetIndex()); i >= 0 && i < k {
+				what = fmt.Sprintf("metric %s of %s", b.metrics[i].GetMetric(), b.metrics[i].GetApplication())
 			}
 			c.opts.onError(fmt.Errorf("%s was rejected: %w", what, status.Error(codes.Code(r.GetCode()), r.GetMessage())))
 		}

@@ -211,7 +211,7 @@ func (s *Service) WriteMetric(ctx context.Context, req *abnpb.WriteMetricRequest
 	if err != nil {
 		return nil, err
 	}
-	if err := s.write(ctx, []store.Record{rec}); err != nil {
+	if err := s.write(ctx, "", []store.Record{rec}); err != nil {
 		return nil, err
 	}
 	return &abnpb.WriteMetricResponse{Version: rec.Version}, nil
@@ -222,6 +222,9 @@ func (s *Service) WriteMetric(ctx context.Context, req *abnpb.WriteMetricRequest
 func (s *Service) WriteMetrics(ctx context.Context, req *abnpb.WriteMetricsRequest) (*abnpb.WriteMetricsResponse, error) {
 	if n := len(req.GetMetrics()); n > abn.MaxBatch {
 		return nil, status.Errorf(codes.InvalidArgument, "metrics: %d values: the limit per call is %d", n, abn.MaxBatch)
+	}
+	if n := len(req.GetBatch()); n > maxBatchID {
+		return nil, status.Errorf(codes.InvalidArgument, "batch: %d characters: the limit is %d", n, maxBatchID)
 	}
 	resp := &abnpb.WriteMetricsResponse{}
 	recs := make([]store.Record, 0, len(req.GetMetrics()))
@@ -234,14 +237,17 @@ func (s *Service) WriteMetrics(ctx context.Context, req *abnpb.WriteMetricsReque
 		}
 		recs = append(recs, rec)
 	}
-	if err := s.write(ctx, recs); err != nil {
+	if err := s.write(ctx, req.GetBatch(), recs); err != nil {
 		return nil, err
 	}
 	return resp, nil
 }
 
-func (s *Service) write(ctx context.Context, recs []store.Record) error {
-	if err := s.store.Write(ctx, recs); err != nil {
+// maxBatchID bounds the length of a batch's identity.
+const maxBatchID = 64
+
+func (s *Service) write(ctx context.Context, batch string, recs []store.Record) error {
+	if err := s.store.Write(ctx, batch, recs); err != nil {
 		s.metrics.storeErrors.WithLabelValues("write").Inc()
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return status.FromContextError(err).Err()

@@ -55,6 +55,7 @@ type Bolt struct {
 
 // request is a unit of work for the committer.
 type request struct {
+	batch string
 	recs  []Record
 	users []Assignment
 	done  chan error
@@ -72,8 +73,10 @@ const maxBatch = 20000
 //	apps/<app>/<version>/metrics/<metric>/users/<sequence>  chunk of (XXH64 of user, total), 16 bytes each; later ones win
 //	apps/<app>/<version>/metrics/<metric>/logged   uint64: entries in users/
 //	apps/<app>/<version>/metrics/<metric>/hist/<bucket>     uint64 count
+//	batches/<app>\x00<batch>                        uint64: when it was stored, Unix nanoseconds
 var (
 	keyApps    = []byte("apps")
+	keyBatches = []byte("batches")
 	keyUsers   = []byte("users")
 	keyNUsers  = []byte("nusers")
 	keyTx      = []byte("tx")
@@ -107,6 +110,9 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(keyBatches); err != nil {
+			return err
+		}
 		_, err := tx.CreateBucketIfNotExists(keyApps)
 		return err
 	}); err != nil {
@@ -173,11 +179,11 @@ func forEachEntry(b *bolt.Bucket, size int, f func([]byte)) error {
 }
 
 // Write stores records durably.
-func (s *Bolt) Write(ctx context.Context, recs []Record) error {
+func (s *Bolt) Write(ctx context.Context, batch string, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	return s.submit(ctx, &request{recs: recs})
+	return s.submit(ctx, &request{batch: batch, recs: recs})
 }
 
 // AddUsers counts users as assigned.
@@ -203,9 +209,11 @@ func (s *Bolt) submit(ctx context.Context, r *request) error {
 	return <-r.done
 }
 
-// commit is the single committer goroutine.
+// commit is the single committer goroutine. Every tenth of BatchTTL, a
+// commit also forgets the batches stored before BatchTTL.
 func (s *Bolt) commit() {
 	defer close(s.stopped)
+	var pruned time.Time
 	for {
 		var batch []*request
 		select {
@@ -226,10 +234,31 @@ func (s *Bolt) commit() {
 			}
 		}
 		a := applier{store: s}
+		now := time.Now()
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			a.apps = tx.Bucket(keyApps)
+			batches := tx.Bucket(keyBatches)
+			if now.Sub(pruned) > BatchTTL/10 {
+				if err := pruneBatches(batches, now.Add(-BatchTTL)); err != nil {
+					return err
+				}
+			}
 			for _, r := range batch {
+				seen := map[string]bool{}
 				for _, rec := range r.recs {
+					if r.batch != "" {
+						stored, ok := seen[rec.App]
+						if !ok {
+							var err error
+							if stored, err = rememberBatch(batches, rec.App, r.batch, now); err != nil {
+								return err
+							}
+							seen[rec.App] = stored
+						}
+						if stored {
+							continue
+						}
+					}
 					if err := a.record(rec); err != nil {
 						return err
 					}
@@ -248,11 +277,44 @@ func (s *Bolt) commit() {
 			err = fmt.Errorf("committing to the store: %w", err)
 		} else {
 			a.commitIndexes()
+			if now.Sub(pruned) > BatchTTL/10 {
+				pruned = now
+			}
 		}
 		for _, r := range batch {
 			r.done <- err
 		}
 	}
+}
+
+// rememberBatch says whether an application's records of a batch were
+// stored in the last BatchTTL; if not, it records that they are, at now.
+func rememberBatch(batches *bolt.Bucket, app, batch string, now time.Time) (stored bool, err error) {
+	k := make([]byte, 0, len(app)+1+len(batch))
+	k = append(append(append(k, app...), 0), batch...)
+	if v := batches.Get(k); len(v) == 8 && int64(binary.BigEndian.Uint64(v)) > now.Add(-BatchTTL).UnixNano() {
+		return true, nil
+	}
+	return false, batches.Put(k, binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano())))
+}
+
+// pruneBatches forgets the batches stored before a time.
+func pruneBatches(batches *bolt.Bucket, before time.Time) error {
+	var old [][]byte
+	if err := batches.ForEach(func(k, v []byte) error {
+		if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) < before.UnixNano() {
+			old = append(old, append([]byte(nil), k...))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range old {
+		if err := batches.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // applier applies records in one transaction, finding each version's and

@@ -24,7 +24,7 @@ func TestBoltCompactsTotals(t *testing.T) {
 	totals := map[string]float64{}
 	for i := range 60 {
 		user := fmt.Sprintf("u%d", i%4)
-		if err := s.Write(ctx, []Record{{App: "a", Version: "v", User: user, Metric: "m", Value: float64(i)}}); err != nil {
+		if err := s.Write(ctx, "", []Record{{App: "a", Version: "v", User: user, Metric: "m", Value: float64(i)}}); err != nil {
 			t.Fatal(err)
 		}
 		totals[user] += float64(i)
@@ -55,7 +55,7 @@ func TestBoltCompactsTotals(t *testing.T) {
 		}
 	}
 	// One more value: the sum of squares of the totals follows from them.
-	if err := s.Write(ctx, []Record{{App: "a", Version: "v", User: "u0", Metric: "m", Value: 1}}); err != nil {
+	if err := s.Write(ctx, "", []Record{{App: "a", Version: "v", User: "u0", Metric: "m", Value: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	totals["u0"]++

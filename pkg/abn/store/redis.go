@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -26,6 +27,7 @@ import (
 // hash tag, so that one application's keys share a slot):
 //
 //	...:versions                       set of versions
+//	...:batch:"<batch>"                a batch stored in the last BatchTTL
 //	...:v:"<version>"                  hash: tx
 //	...:v:"<version>":users            set of assigned users
 //	...:v:"<version>":metrics          set of metrics
@@ -66,15 +68,21 @@ func metricKey(app, version, metric string) string {
 }
 
 // writeScript applies the records of one application. KEYS[1] is the set of
-// versions, then come 6 keys per record: the version's hash, users and
-// metrics, and the metric's hash, users and histogram; ARGV holds 5 values
-// per record: version, user, metric, value and histogram bucket. Arithmetic
-// is in doubles, as in the bolt store, and numbers are stored with 17
-// significant digits, which round-trip exactly.
+// versions and KEYS[2] the key of the batch, then come 6 keys per record:
+// the version's hash, users and metrics, and the metric's hash, users and
+// histogram; ARGV[1] is the batch (empty: none) and ARGV[2] how long to
+// remember it, in seconds, then come 5 values per record: version, user,
+// metric, value and histogram bucket. A batch already remembered is
+// skipped (the script returns -1). Arithmetic is in doubles, as in the
+// bolt store, and numbers are stored with 17 significant digits, which
+// round-trip exactly.
 var writeScript = redis.NewScript(`
 local function num(x) return string.format('%.17g', x) end
-for r = 0, (#ARGV / 5) - 1 do
-  local k, a = 1 + r * 6, r * 5
+if ARGV[1] ~= '' then
+  if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) == false then return -1 end
+end
+for r = 0, ((#ARGV - 2) / 5) - 1 do
+  local k, a = 2 + r * 6, 2 + r * 5
   local version, user, metric, value, bucket = ARGV[a+1], ARGV[a+2], ARGV[a+3], tonumber(ARGV[a+4]), ARGV[a+5]
   local vh, vusers, vmetrics, mh, musers, mhist = KEYS[k+1], KEYS[k+2], KEYS[k+3], KEYS[k+4], KEYS[k+5], KEYS[k+6]
   redis.call('SADD', KEYS[1], version)
@@ -97,11 +105,12 @@ for r = 0, (#ARGV / 5) - 1 do
     'users', string.format('%d', users), 'usersumsq', num(usersumsq))
   redis.call('HINCRBY', mhist, bucket, 1)
 end
-return #ARGV / 5
+return (#ARGV - 2) / 5
 `)
 
-// Write stores records, one atomic script per application.
-func (s *Redis) Write(ctx context.Context, recs []Record) error {
+// Write stores records, one atomic script per application; a batch is
+// remembered under ...:batch:"<batch>" for BatchTTL.
+func (s *Redis) Write(ctx context.Context, batch string, recs []Record) error {
 	byApp := map[string][]Record{}
 	var apps []string
 	for _, r := range recs {
@@ -112,9 +121,10 @@ func (s *Redis) Write(ctx context.Context, recs []Record) error {
 	}
 	for _, app := range apps {
 		rs := byApp[app]
-		keys := make([]string, 0, 1+6*len(rs))
-		args := make([]any, 0, 5*len(rs))
-		keys = append(keys, appKey(app)+":versions")
+		keys := make([]string, 0, 2+6*len(rs))
+		args := make([]any, 0, 2+5*len(rs))
+		keys = append(keys, appKey(app)+":versions", appKey(app)+":batch:"+strconv.Quote(batch))
+		args = append(args, batch, strconv.Itoa(int(BatchTTL/time.Second)))
 		for _, r := range rs {
 			vk, mk := versionKey(app, r.Version), metricKey(app, r.Version, r.Metric)
 			keys = append(keys, vk, vk+":users", vk+":metrics", mk, mk+":users", mk+":hist")

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/iter8-tools/iter8/pkg/abn"
 )
@@ -45,7 +46,13 @@ type Store interface {
 	// nil they are durable and counted exactly once; when it returns an
 	// error, the records of each application were all stored or none.
 	// Each record also counts its user as assigned to its version.
-	Write(ctx context.Context, recs []Record) error
+	//
+	// A batch that is not empty names the write so that writing it again
+	// stores nothing more: the records of an application whose batch was
+	// stored in the last BatchTTL are skipped, atomically with the check.
+	// So a client that resends a batch after losing the reply to its
+	// first send counts its values once.
+	Write(ctx context.Context, batch string, recs []Record) error
 	// AddUsers counts users as assigned to versions; adding a user twice
 	// counts them once.
 	AddUsers(ctx context.Context, users []Assignment) error
@@ -55,6 +62,9 @@ type Store interface {
 	// Close releases the store; calls after it fail with ErrClosed.
 	Close() error
 }
+
+// BatchTTL is how long a store remembers the batches it has stored.
+const BatchTTL = time.Hour
 
 // ErrClosed is returned by a store after Close.
 var ErrClosed = errors.New("store is closed")

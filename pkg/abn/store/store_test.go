@@ -71,7 +71,7 @@ func TestWriteRead(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			ctx := t.Context()
-			if err := s.Write(ctx, recs); err != nil {
+			if err := s.Write(ctx, "", recs); err != nil {
 				t.Fatal(err)
 			}
 			// Dan is assigned to v1 and Ann again, who counts once.
@@ -115,7 +115,7 @@ func TestConcurrentWritersExactCounts(t *testing.T) {
 							user := fmt.Sprintf("user-%d", (w*perWriter+i+j)%50)
 							recs = append(recs, store.Record{App: "shop", Version: "v1", User: user, Metric: "sales", Value: 2})
 						}
-						if err := s.Write(ctx, recs); err != nil {
+						if err := s.Write(ctx, "", recs); err != nil {
 							errs <- err
 							return
 						}
@@ -162,7 +162,7 @@ func TestBoltIsDurableAndExclusive(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if err := s.Write(ctx, []store.Record{{App: "a", Version: "v", User: "u", Metric: "m", Value: 3}}); err != nil {
+	if err := s.Write(ctx, "", []store.Record{{App: "a", Version: "v", User: "u", Metric: "m", Value: 3}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.OpenBolt(path); err == nil || !strings.Contains(err.Error(), "another process has it open") {
@@ -175,7 +175,7 @@ func TestBoltIsDurableAndExclusive(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, []store.Record{{App: "a", Version: "v", User: "u", Metric: "m", Value: 3}}); err != store.ErrClosed {
+	if err := s.Write(ctx, "", []store.Record{{App: "a", Version: "v", User: "u", Metric: "m", Value: 3}}); err != store.ErrClosed {
 		t.Errorf("write after close: %v, want ErrClosed", err)
 	}
 	s, err = store.OpenBolt(path)
@@ -215,4 +215,92 @@ func TestOpenErrors(t *testing.T) {
 			t.Errorf("Open(%q) = %v, want %q", tc.url, err, tc.want)
 		}
 	}
+}
+
+// TestBatchesAreStoredOnce writes a batch again, serially and
+// concurrently, and across a reopening: it counts once, per application.
+func TestBatchesAreStoredOnce(t *testing.T) {
+	recs := []store.Record{
+		{App: "shop", Version: "v1", User: "ann", Metric: "sales", Value: 10},
+		{App: "shop", Version: "v2", User: "bob", Metric: "sales", Value: 5},
+		{App: "other", Version: "v1", User: "ann", Metric: "sales", Value: 1},
+	}
+	sum := func(t *testing.T, s store.Store, app string) float64 {
+		t.Helper()
+		d, err := s.Read(t.Context(), app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total float64
+		for _, v := range d.Versions {
+			for _, m := range v.Metrics {
+				total += m.Values.Sum
+			}
+		}
+		return total
+	}
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			ctx := t.Context()
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for range 8 {
+				wg.Go(func() { errs <- s.Write(ctx, "b1", recs) })
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Write(ctx, "b1", recs); err != nil {
+				t.Fatal(err)
+			}
+			// A batch's applications are remembered apart: one stored
+			// does not skip another.
+			if err := s.Write(ctx, "b1", []store.Record{{App: "new", Version: "v1", User: "cat", Metric: "sales", Value: 7}}); err != nil {
+				t.Fatal(err)
+			}
+			// Another batch, and writes without one, count.
+			if err := s.Write(ctx, "b2", recs[:1]); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				if err := s.Write(ctx, "", recs[2:]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for app, want := range map[string]float64{"shop": 25, "other": 3, "new": 7} {
+				if got := sum(t, s, app); got != want {
+					t.Errorf("%s sums %g, want %g", app, got, want)
+				}
+			}
+		})
+	}
+	t.Run("bolt reopened", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "abn.db")
+		s, err := store.OpenBolt(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Write(t.Context(), "b1", recs); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s, err = store.OpenBolt(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.Write(t.Context(), "b1", recs); err != nil {
+			t.Fatal(err)
+		}
+		if got := sum(t, s, "shop"); got != 15 {
+			t.Errorf("after reopening, the batch written again: shop sums %g, want 15", got)
+		}
+	})
 }
