@@ -53,10 +53,10 @@ func Execute(ctx context.Context, exp *Experiment, opts Options) (*Result, error
 		res.Iterations = p.Iterations
 		res.History = p.History
 		if p.EndTime != nil {
-			res.History = append(res.History, p.summary())
-		}
-		if len(res.History) > MaxHistory {
-			res.History = res.History[len(res.History)-MaxHistory:]
+			if res.History == nil {
+				res.History = &History{}
+			}
+			res.History.Add(p.summary(), p.histograms())
 		}
 	}
 	res.StartTime = opts.Now()

@@ -370,7 +370,7 @@ func TestPeriodicRunsKeepHistory(t *testing.T) {
 		t.Errorf("iterations %d failed %v, want 3 and the third run fine", prev.Iterations, prev.Failed)
 	}
 	var got []string
-	for _, h := range prev.History {
+	for _, h := range prev.History.Runs() {
 		got = append(got, fmt.Sprintf("%d completed=%v failed=%v %s", h.Iteration, h.Completed, h.Failed, h.Error))
 		// Each run keeps its own figures.
 		if want := map[string]map[string]float64{"v1": {"test/a": 1}, "v2": {"test/a": 1}}; !cmp.Equal(h.Metrics, want) {

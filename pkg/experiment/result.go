@@ -73,13 +73,9 @@ type Result struct {
 	Versions []VersionResult `json:"versions"`
 	// SLOs is the SLO assessment, if an assess task ran.
 	SLOs *SLOResult `json:"slos,omitempty"`
-	// History summarises the earlier runs of a periodic experiment, oldest
-	// first, at most MaxHistory of them.
-	History []RunSummary `json:"history,omitempty"`
+	// History keeps the earlier runs of a periodic experiment.
+	History *History `json:"history,omitempty"`
 }
-
-// MaxHistory bounds Result.History.
-const MaxHistory = 100
 
 // RunSummary is what is kept of an earlier run of a periodic experiment.
 type RunSummary struct {
@@ -98,8 +94,41 @@ type RunSummary struct {
 	// SLOsSatisfied maps each version to whether it satisfied every SLO.
 	SLOsSatisfied map[string]bool `json:"slosSatisfied,omitempty"`
 	// Metrics maps each version to the values of its metrics in the run
-	// (histograms are not kept).
+	// (History merges the histograms).
 	Metrics map[string]map[string]float64 `json:"metrics,omitempty"`
+}
+
+// histograms maps each version to its histograms in r.
+func (r *Result) histograms() map[string]map[string]*stats.Histogram {
+	out := map[string]map[string]*stats.Histogram{}
+	for _, v := range r.Versions {
+		if len(v.Histograms) > 0 {
+			out[v.Name] = v.Histograms
+		}
+	}
+	return out
+}
+
+// MergedHistogram is a version's histogram metric merged over the runs
+// History keeps and the latest; nil when none recorded it.
+func (r *Result) MergedHistogram(version, metric string) *stats.Histogram {
+	var out *stats.Histogram
+	merge := func(h *stats.Histogram) {
+		if h == nil {
+			return
+		}
+		if out == nil {
+			out = &stats.Histogram{}
+		}
+		out.Merge(h)
+	}
+	if r.History != nil {
+		merge(r.History.Histograms[version][metric])
+	}
+	if v := r.Version(version); v != nil {
+		merge(v.Histograms[metric])
+	}
+	return out
 }
 
 // summary is what the history keeps of r.

@@ -81,7 +81,7 @@ func HTML(w io.Writer, r *experiment.Result) error {
 		if info.Type != experiment.HistogramType {
 			continue
 		}
-		dist, curve := histogramPlots(r, info)
+		dist, curve := histogramPlots(r, info.Name, "", func(v experiment.VersionResult) *stats.Histogram { return v.Histograms[info.Name] })
 		add(&v.Distributions, dist)
 		add(&v.Distributions, curve)
 	}
@@ -94,6 +94,15 @@ func HTML(w io.Writer, r *experiment.Result) error {
 		v.Iterations = len(runs)
 		for _, m := range r.MetricNames() {
 			add(&v.History, historyPlot(r, runs, m))
+		}
+		for _, info := range r.Metrics {
+			if info.Type != experiment.HistogramType {
+				continue
+			}
+			dist, curve := histogramPlots(r, info.Name, fmt.Sprintf(" over %d iterations", len(runs)),
+				func(v experiment.VersionResult) *stats.Histogram { return r.MergedHistogram(v.Name, info.Name) })
+			add(&v.History, dist)
+			add(&v.History, curve)
 		}
 	}
 
@@ -176,15 +185,16 @@ func label(r *experiment.Result, metric string) string {
 }
 
 // histogramPlots are the distribution (a bar per bucket) and the
-// percentile curve of a histogram metric, a trace per version that has it.
-func histogramPlots(r *experiment.Result, info experiment.MetricInfo) (dist, curve webpage.Plot) {
-	l := label(r, info.Name)
-	dist.Layout = webpage.Layout{Title: webpage.Text{Text: info.Name + ": distribution"}, BarMode: "overlay",
+// percentile curve of a histogram metric, a trace per version that has it
+// (histogram returns it); the titles name the metric, then what.
+func histogramPlots(r *experiment.Result, metric, what string, histogram func(experiment.VersionResult) *stats.Histogram) (dist, curve webpage.Plot) {
+	l := label(r, metric)
+	dist.Layout = webpage.Layout{Title: webpage.Text{Text: metric + what + ": distribution"}, BarMode: "overlay",
 		XAxis: webpage.Axis{Title: webpage.Text{Text: l}}, YAxis: webpage.Axis{Title: webpage.Text{Text: "count"}}}
-	curve.Layout = webpage.Layout{Title: webpage.Text{Text: info.Name + ": percentiles"},
+	curve.Layout = webpage.Layout{Title: webpage.Text{Text: metric + what + ": percentiles"},
 		XAxis: webpage.Axis{Title: webpage.Text{Text: "percentile"}}, YAxis: webpage.Axis{Title: webpage.Text{Text: l}}}
 	for _, v := range r.Versions {
-		h := v.Histograms[info.Name]
+		h := histogram(v)
 		if h == nil || h.Count == 0 {
 			continue
 		}
@@ -236,8 +246,10 @@ type run struct {
 
 func iterations(r *experiment.Result) []run {
 	var runs []run
-	for _, h := range r.History {
-		runs = append(runs, run{h.Iteration, h.Metrics})
+	if r.History != nil {
+		for _, h := range r.History.Runs() {
+			runs = append(runs, run{h.Iteration, h.Metrics})
+		}
 	}
 	latest := run{iteration: r.Iterations, metrics: map[string]map[string]float64{}}
 	if r.EndTime == nil {

@@ -63,7 +63,10 @@ func loadResult(t testing.TB, name string, versions []string, requests int64, me
 				h.Metrics[v.Name][m] = x * float64(it) / 3
 			}
 		}
-		r.History = append(r.History, h)
+		if r.History == nil {
+			r.History = &experiment.History{}
+		}
+		r.History.Add(h, map[string]map[string]*stats.Histogram{r.Versions[0].Name: r.Versions[0].Histograms})
 	}
 	return r
 }
@@ -155,10 +158,31 @@ func TestHTMLReportInChromium(t *testing.T) {
 	if len(hist) != 2 {
 		t.Fatalf("history of http/latency-p99: %+v", hist)
 	}
+	runs := r.History.Runs()
 	for i, v := range r.Versions {
-		want := []float64{r.History[0].Metrics[v.Name]["http/latency-p99"], r.History[1].Metrics[v.Name]["http/latency-p99"], v.Metrics["http/latency-p99"]}
+		want := []float64{runs[0].Metrics[v.Name]["http/latency-p99"], runs[1].Metrics[v.Name]["http/latency-p99"], v.Metrics["http/latency-p99"]}
 		if fmt.Sprint(hist[i].X) != "[1 2 3]" || fmt.Sprint(hist[i].Y) != fmt.Sprint(want) {
 			t.Errorf("history of %s: x %v y %v, want x [1 2 3] y %v", v.Name, hist[i].X, hist[i].Y, want)
+		}
+	}
+
+	// The earlier runs merged v1's histogram twice: over the 3 iterations,
+	// v1 has three times its latest count, v2 its own.
+	merged := got["http/latency over 3 iterations: distribution"]
+	if len(merged) != 2 {
+		t.Fatalf("merged distribution: %+v; plots: %v", merged, keys(got))
+	}
+	for i, v := range r.Versions {
+		var sum float64
+		for _, y := range merged[i].Y {
+			sum += y
+		}
+		want := v.Histograms["http/latency"].Count
+		if i == 0 {
+			want *= 3
+		}
+		if merged[i].Name != v.Name || int64(sum) != want {
+			t.Errorf("merged distribution of %s: name %q, counts summing to %g, want %d", v.Name, merged[i].Name, sum, want)
 		}
 	}
 

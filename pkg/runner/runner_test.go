@@ -326,8 +326,8 @@ func TestJobRunsWithItsRole(t *testing.T) {
 
 	// A second run (as a CronJob's) counts on from the stored result.
 	res, err = runner.RunJob(ctx, cluster, ns, "checkout", tasks.Registry(), &progress)
-	if err != nil || res.Iterations != 2 || len(res.History) != 1 {
-		t.Errorf("second run: %v, iterations %d, history %d", err, res.Iterations, len(res.History))
+	if err != nil || res.Iterations != 2 || res.History.Len() != 1 {
+		t.Errorf("second run: %v, iterations %d, history %d", err, res.Iterations, res.History.Len())
 	}
 }
 
@@ -369,4 +369,127 @@ spec:
 	if _, err := env.Client.AppsV1().Deployments(ns).UpdateStatus(t.Context(), created, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestThousandRunsFitTheirSecret runs a scheduled experiment (two
+// versions, real HTTP load, SLOs) 1,000 times: 999 runs locally, each
+// from the result before it, then the 1,000th as the Job does, which
+// stores the result in its Secret through the real API server (which
+// refuses Secrets over 1 MiB). Every run's figures and the merged
+// histograms survive.
+func TestThousandRunsFitTheirSecret(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 runs")
+	}
+	ctx := t.Context()
+	ns, err := env.CreateNamespace(ctx, "runner-history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var urls []any
+	for range 2 {
+		app := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		t.Cleanup(app.Close)
+		urls = append(urls, app.URL)
+	}
+	const requests = 4
+	b := []byte(fmt.Sprintf(`apiVersion: iter8.tools/v1alpha1
+kind: Experiment
+metadata: {name: checkout}
+spec:
+  versions: [{name: v1}, {name: v2}]
+  tasks:
+  - task: http
+    with:
+      numRequests: %d
+      connections: 1
+      versions: {v1: {url: %q}, v2: {url: %q}}
+  - task: assess
+    with:
+      SLOs:
+        upper: [{metric: http/error-rate, limit: 0}, {metric: http/latency-p99, limit: 1000}]
+`, append([]any{requests}, urls...)...))
+	exp, err := experiment.Parse("experiment.yaml", ".", b, tasks.Registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev *experiment.Result
+	for range 999 {
+		if prev, err = experiment.Execute(ctx, exp, experiment.Options{Previous: prev}); err != nil {
+			t.Fatal(err)
+		}
+		if prev.Failed {
+			t.Fatalf("run %d failed: %s", prev.Iterations, prev.Error)
+		}
+	}
+	objs, err := runner.Objects(exp, b, runner.Options{Namespace: ns, Image: "iter8:test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.Launch(ctx, env.Client, objs); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := env.Client.CoreV1().Secrets(ns).Get(ctx, runner.ObjectName("checkout"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret.Data[runner.ResultKey], err = yaml.Marshal(prev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Client.CoreV1().Secrets(ns).Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cluster, _ := asServiceAccount(t, ns)
+	var progress bytes.Buffer
+	if _, err := runner.RunJob(ctx, cluster, ns, "checkout", tasks.Registry(), &progress); err != nil {
+		t.Fatalf("the 1,000th run: %v\n%s", err, progress.String())
+	}
+	secret, err = env.Client.CoreV1().Secrets(ns).Get(ctx, runner.ObjectName("checkout"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := runner.Get(ctx, env.Client, ns, "checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := stored.Result
+	runs := res.History.Runs()
+	// What the runs would have taken as the list of summaries results
+	// held before.
+	before, err := yaml.Marshal(map[string]any{"history": runs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after 1,000 runs: result %d bytes (%d of them history); as the list of run summaries, the history alone would take %d",
+		len(secret.Data[runner.ResultKey]), len(mustYAML(t, res.History)), len(before))
+	if n := len(secret.Data[runner.ResultKey]); n > 1<<20/2 {
+		t.Errorf("the result takes %d bytes, more than half a Secret's 1 MiB", n)
+	}
+	if res.Iterations != 1000 || res.EndTime == nil || res.Failed || len(runs) != 999 {
+		t.Fatalf("stored: %d iterations, ended %v, failed %v, %d runs kept; want the 1,000th ended, after 999 kept", res.Iterations, res.EndTime, res.Failed, len(runs))
+	}
+	for i, run := range runs {
+		if run.Iteration != i+1 || !run.Completed || run.Failed || run.EndTime == nil || !run.EndTime.After(run.StartTime) {
+			t.Fatalf("run %d: %+v", i+1, run)
+		}
+		for _, v := range []string{"v1", "v2"} {
+			if run.Metrics[v]["http/request-count"] != requests || run.Metrics[v]["http/latency-max"] <= 0 || !run.SLOsSatisfied[v] {
+				t.Fatalf("run %d of %s: metrics %v, SLOs satisfied %v", i+1, v, run.Metrics[v], run.SLOsSatisfied)
+			}
+		}
+	}
+	for _, v := range []string{"v1", "v2"} {
+		if h := res.MergedHistogram(v, "http/latency"); h == nil || h.Count != 1000*requests {
+			t.Errorf("%s's latency merged over the runs: %+v, want %d values", v, h, 1000*requests)
+		}
+	}
+}
+
+func mustYAML(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
