@@ -370,7 +370,8 @@ func (t *Task) endpoint(version string) Endpoint {
 	return ep
 }
 
-// Metrics returns the grpc/ metric family.
+// Metrics returns the grpc/ metric family; with a target rate, also the
+// late and dropped calls and the latency from the intended start.
 func (t *Task) Metrics() []experiment.MetricInfo {
-	return load.MetricInfos(Name, t.Percentiles)
+	return load.MetricInfos(Name, t.Percentiles, t.RPS > 0)
 }

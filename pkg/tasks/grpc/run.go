@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,7 +76,7 @@ func (t *Task) runVersion(ctx context.Context, r *experiment.Run, version string
 	if err := unreachable(rep); err != nil {
 		return fail(err)
 	}
-	sum := summarize(rep)
+	sum := t.summarize(rep, p)
 	var rate float64
 	if sum.Elapsed > 0 {
 		rate = float64(sum.Requests) / sum.Elapsed.Seconds()
@@ -88,6 +90,11 @@ func (t *Task) runVersion(ctx context.Context, r *experiment.Run, version string
 	}
 	if err := sum.Record(r.Result, Name, version, t.Percentiles); err != nil {
 		return fail(err)
+	}
+	if note := sum.PaceNote(t.plan()); note != "" {
+		st := &r.Result.Tasks[r.TaskIndex]
+		st.Notes = append(st.Notes, "version "+version+": "+note)
+		fmt.Fprintf(r.Progress, "grpc %s: %s\n", version, note)
 	}
 	return nil
 }
@@ -219,6 +226,9 @@ type pacer struct {
 	done <-chan struct{}
 	// started counts the calls started, for progress lines.
 	started atomic.Uint64
+	// began is when ghz began the run, the origin of the calls' slots;
+	// set by the first Pace, read once the run has ended.
+	began time.Time
 }
 
 func (t *Task) newPacer(ctx context.Context) *pacer {
@@ -234,6 +244,9 @@ func (t *Task) newPacer(ctx context.Context) *pacer {
 // call (always 0: it waits itself, so as to notice cancellation) and whether
 // to stop.
 func (p *pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	if hits == 0 && p.began.IsZero() {
+		p.began = time.Now().Add(-elapsed)
+	}
 	p.started.Store(hits)
 	select {
 	case <-p.done:
@@ -308,8 +321,11 @@ func mostCommon(dist map[string]int) string {
 }
 
 // summarize turns ghz's report into iter8's summary. The latency histogram
-// counts every call recorded, failed or not, as the http task does.
-func summarize(rep *runner.Report) load.Summary {
+// counts every call recorded, failed or not, as the http task does. With a
+// target rate, call k (from 0, in order of start) is due (k+1)/rps after
+// the run began, as ghz's constant pacer schedules it: it is late when it started after that by more than the threshold,
+// and its latency from the intended start adds the delay.
+func (t *Task) summarize(rep *runner.Report, p *pacer) load.Summary {
 	rec := stats.NewRecorder()
 	for _, d := range rep.Details {
 		rec.Record(float64(d.Latency) / float64(time.Millisecond))
@@ -318,5 +334,35 @@ func summarize(rep *runner.Report) load.Summary {
 	for _, n := range rep.ErrorDist {
 		errs += int64(n)
 	}
-	return load.Summary{Requests: int64(rep.Count), Errors: errs, Elapsed: rep.Total, Latency: rec.Histogram()}
+	s := load.Summary{Requests: int64(rep.Count), Errors: errs, Elapsed: rep.Total, Latency: rec.Histogram(), Paced: t.RPS > 0}
+	if !s.Paced {
+		return s
+	}
+	interval := time.Second / time.Duration(t.RPS)
+	threshold := load.LateThreshold(interval)
+	// ghz stamps a call with its end.
+	starts := make([]time.Time, len(rep.Details))
+	for i, d := range rep.Details {
+		starts[i] = d.Timestamp.Add(-d.Latency)
+	}
+	order := make([]int, len(starts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return starts[a].Compare(starts[b]) })
+	response := stats.NewRecorder()
+	for k, i := range order {
+		late := starts[i].Sub(p.began.Add(time.Duration(k+1) * interval))
+		s.Late.Add(late, threshold)
+		response.Record(float64(rep.Details[i].Latency+max(0, late)) / float64(time.Millisecond))
+	}
+	s.ResponseTime = response.Histogram()
+	// With a duration, the calls due before it ends: slots 1/rps apart
+	// from 1/rps.
+	planned := int64(t.Total)
+	if t.Duration != nil {
+		planned = int64(math.Ceil(t.Duration.Seconds()*float64(t.RPS))) - 1
+	}
+	s.Dropped = max(0, planned-s.Requests)
+	return s
 }

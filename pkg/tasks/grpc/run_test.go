@@ -14,6 +14,7 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	"github.com/iter8-tools/iter8/pkg/experiment"
+	"github.com/iter8-tools/iter8/pkg/load/loadtest"
 )
 
 const (
@@ -158,6 +159,9 @@ func TestRunDurationAndRate(t *testing.T) {
 	n := got["grpc/request-count"]
 	if n < 1 || n > 14 {
 		t.Errorf("grpc/request-count = %g, want 1 to 14", n)
+	}
+	if dropped, _ := res.Value(experiment.DefaultVersion, "grpc/dropped-count"); n+dropped != 14 {
+		t.Errorf("%g calls sent and %g dropped, want the 14 planned", n, dropped)
 	}
 	// The run ends by letting calls in flight finish, not by failing them.
 	if diff := cmp.Diff(wantCounts(n, 0), got); diff != "" {
@@ -372,4 +376,18 @@ func TestRunCancel(t *testing.T) {
 	if m := res.Version(experiment.DefaultVersion).Metrics; m != nil {
 		t.Errorf("metrics = %v, want none", m)
 	}
+}
+
+// TestStallShowsInTheLatencyFromTheIntendedStart calls at 100 calls/s on
+// one worker while the 20th call stalls for a second: the ~100 calls due
+// during the stall start late, so the latency from their intended start
+// shows the stall at p90, while the service time, which only the stalled
+// call has long, does not.
+func TestStallShowsInTheLatencyFromTheIntendedStart(t *testing.T) {
+	ts := startServer(t, &healthServer{stallAt: 20, stall: time.Second}, serverConfig{})
+	res, _ := execute(t.Context(), t, "", doc(t, map[string]any{
+		"host": ts.addr, "call": checkCall, "total": 200, "rps": 100, "concurrency": 1,
+	}))
+	succeeded(t, res)
+	loadtest.AssertStallShows(t, res, "grpc", 200)
 }

@@ -51,6 +51,9 @@ type healthServer struct {
 	entered chan struct{}
 	// watchMessages is the number of messages Watch sends.
 	watchMessages int
+	// stallAt makes the stallAt-th Check (from 1) take stall.
+	stallAt int64
+	stall   time.Duration
 
 	checks atomic.Int64
 }
@@ -66,6 +69,9 @@ func (s *healthServer) Check(ctx context.Context, req *healthpb.HealthCheckReque
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	time.Sleep(s.delay)
+	if n == s.stallAt {
+		time.Sleep(s.stall)
+	}
 	if s.failEvery > 0 && n%s.failEvery == 0 {
 		return nil, status.Error(codes.Internal, "injected failure")
 	}

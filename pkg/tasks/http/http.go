@@ -242,13 +242,9 @@ func (t *Task) endpoint(version string) Endpoint {
 }
 
 // Metrics returns the http/ metric family; with a target rate, also the
-// late and dropped request counts.
+// late and dropped requests and the latency from the intended start.
 func (t *Task) Metrics() []experiment.MetricInfo {
-	infos := load.MetricInfos(Name, t.Percentiles)
-	if t.QPS > 0 {
-		infos = append(infos, paceInfos...)
-	}
-	return infos
+	return load.MetricInfos(Name, t.Percentiles, t.QPS > 0)
 }
 
 // Run load-tests each version in turn.

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/iter8-tools/iter8/pkg/experiment"
+	"github.com/iter8-tools/iter8/pkg/load/loadtest"
 	"github.com/iter8-tools/iter8/pkg/tasks/assess"
 	httptask "github.com/iter8-tools/iter8/pkg/tasks/http"
 )
@@ -32,9 +33,12 @@ type app struct {
 	failEvery int64
 	failCode  int
 	delay     time.Duration
-	mu        sync.Mutex
-	last      *http.Request
-	lastBody  string
+	// stallAt makes the stallAt-th request (from 1) take stall.
+	stallAt  int64
+	stall    time.Duration
+	mu       sync.Mutex
+	last     *http.Request
+	lastBody string
 }
 
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -44,6 +48,9 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.last, a.lastBody = r, string(body)
 	a.mu.Unlock()
 	time.Sleep(a.delay)
+	if n == a.stallAt {
+		time.Sleep(a.stall)
+	}
 	if a.failEvery > 0 && n%a.failEvery == 0 {
 		w.WriteHeader(a.failCode)
 		return
@@ -261,6 +268,22 @@ spec:
 	if len(notes) != 1 || !strings.Contains(notes[0], "39 of 40 requests started late") {
 		t.Errorf("notes %q", notes)
 	}
+}
+
+// TestStallShowsInTheLatencyFromTheIntendedStart loads at 100 qps on one
+// connection while the 20th request stalls for a second: the ~100 requests
+// due during the stall start late, so the latency from their intended
+// start shows the stall at p90, while the service time does not.
+func TestStallShowsInTheLatencyFromTheIntendedStart(t *testing.T) {
+	doc := fmt.Sprintf(`apiVersion: iter8.tools/v1alpha1
+kind: Experiment
+metadata: {name: stall}
+spec:
+  tasks:
+  - task: http
+    with: {url: %q, qps: 100, numRequests: 200, connections: 1}
+`, serve(t, &app{stallAt: 20, stall: time.Second}))
+	loadtest.AssertStallShows(t, run(t, t.TempDir(), doc), "http", 200)
 }
 
 func TestOnTimeRequestsAreNotLate(t *testing.T) {

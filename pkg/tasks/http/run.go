@@ -19,19 +19,6 @@ import (
 	"github.com/iter8-tools/iter8/pkg/stats"
 )
 
-// MinLateThreshold is the least delay after its slot in the target rate for
-// a request to count as late; the threshold is a tenth of the interval
-// between a connection's requests when that is larger, so that ordinary
-// timer jitter is not reported.
-const MinLateThreshold = time.Millisecond
-
-var paceInfos = []experiment.MetricInfo{
-	{Name: Name + "/late-count", Type: experiment.Counter, Description: "requests that started late for their slot in the target rate (by 1 ms or a tenth of a connection's interval, whichever is more)"},
-	{Name: Name + "/late-mean", Type: experiment.Gauge, Unit: "ms", Description: "mean delay of the late requests"},
-	{Name: Name + "/late-max", Type: experiment.Gauge, Unit: "ms", Description: "largest delay of a late request"},
-	{Name: Name + "/dropped-count", Type: experiment.Counter, Description: "requests the target rate called for that were never sent"},
-}
-
 var quietFortio sync.Once
 
 // runVersion load-tests one version and records its metrics.
@@ -56,28 +43,13 @@ func (t *Task) runVersion(ctx context.Context, r *experiment.Run, version string
 	if err != nil {
 		return err
 	}
-	sum, late := rec.summary(elapsed)
+	sum := rec.summary(elapsed)
 	fmt.Fprintf(r.Progress, "http %s: %d requests in %s (%.1f req/s), %d errors\n",
 		version, sum.Requests, elapsed.Round(time.Millisecond), float64(sum.Requests)/elapsed.Seconds(), sum.Errors)
 	if err := sum.Record(r.Result, Name, version, t.Percentiles); err != nil {
 		return err
 	}
-	if t.QPS <= 0 {
-		return nil
-	}
-	dropped := max(0, p.planned()-sum.Requests)
-	values := []float64{float64(late.count), late.mean(), late.max, float64(dropped)}
-	for i, info := range paceInfos {
-		if err := r.Result.Record(version, info, values[i]); err != nil {
-			return err
-		}
-	}
-	if late.count > 0 || dropped > 0 {
-		note := fmt.Sprintf("target %g qps (%s), achieved %.1f qps; %d of %d requests started late, by %.2f ms on average and %.2f ms at most",
-			t.QPS, requested, float64(sum.Requests)/elapsed.Seconds(), late.count, sum.Requests, late.mean(), late.max)
-		if dropped > 0 {
-			note += fmt.Sprintf("; %d requests were never sent", dropped)
-		}
+	if note := sum.PaceNote(fmt.Sprintf("%g qps (%s)", t.QPS, requested)); note != "" {
 		st := &r.Result.Tasks[r.TaskIndex]
 		st.Notes = append(st.Notes, "version "+version+": "+note)
 		fmt.Fprintf(r.Progress, "http %s: %s\n", version, note)
@@ -173,7 +145,7 @@ func newPacer(qps float64, d time.Duration, n int64, threads int) *pacer {
 	}
 	p.perThread = calls / int64(p.threads)
 	interval := time.Duration(float64(time.Second) * float64(p.threads) / qps)
-	p.threshold = max(MinLateThreshold, interval/10)
+	p.threshold = load.LateThreshold(interval)
 	return p
 }
 
@@ -186,9 +158,10 @@ func (p *pacer) due(i int64) time.Duration {
 	return time.Duration((float64(i) + float64(i)/float64(p.perThread-1)) / q * float64(time.Second))
 }
 
-// recorder is fortio's access logger: it records every request's latency and
-// outcome, and its lateness, per thread (each thread owns its slot, so the
-// hot path takes no lock).
+// recorder is fortio's access logger: it records every request's latency
+// (from its actual and from its intended start) and outcome, and its
+// lateness, per thread (each thread owns its slot, so the hot path takes no
+// lock).
 type recorder struct {
 	pacer   *pacer
 	errors  []StatusRange
@@ -197,29 +170,23 @@ type recorder struct {
 
 type threadStats struct {
 	latency *stats.Recorder
-	errors  int64
-	first   time.Time
-	late    lateness
-	done    atomic.Int64
-	_       [64]byte // keeps threads' counters on separate cache lines
-}
-
-type lateness struct {
-	count    int64
-	sum, max float64 // ms
-}
-
-func (l lateness) mean() float64 {
-	if l.count == 0 {
-		return 0
-	}
-	return l.sum / float64(l.count)
+	// response is the latency from the intended start; nil without a
+	// target rate.
+	response *stats.Recorder
+	errors   int64
+	first    time.Time
+	late     load.Lateness
+	done     atomic.Int64
+	_        [64]byte // keeps threads' counters on separate cache lines
 }
 
 func newRecorder(p *pacer, errorRanges []StatusRange) *recorder {
 	r := &recorder{pacer: p, errors: errorRanges, threads: make([]threadStats, max(p.threads, 1))}
 	for i := range r.threads {
 		r.threads[i].latency = stats.NewRecorder()
+		if p.perThread > 0 {
+			r.threads[i].response = stats.NewRecorder()
+		}
 	}
 	return r
 }
@@ -234,22 +201,24 @@ func (r *recorder) Start(ctx context.Context, id periodic.ThreadID, iter int64, 
 		ts.first = start
 		return ctx
 	}
-	if late := start.Sub(ts.first) - r.pacer.due(iter); late > r.pacer.threshold {
-		ms := float64(late) / float64(time.Millisecond)
-		ts.late.count++
-		ts.late.sum += ms
-		ts.late.max = max(ts.late.max, ms)
-	}
+	ts.late.Add(start.Sub(ts.first)-r.pacer.due(iter), r.pacer.threshold)
 	return ctx
 }
 
-// Report records a finished call; details is the HTTP status code.
-func (r *recorder) Report(_ context.Context, id periodic.ThreadID, _ int64, _ time.Time, latency float64, _ bool, details string) {
+// Report records a finished call; details is the HTTP status code. With a
+// target rate, its latency from its intended start adds how late it
+// started.
+func (r *recorder) Report(_ context.Context, id periodic.ThreadID, iter int64, start time.Time, latency float64, _ bool, details string) {
 	if int(id) >= len(r.threads) {
 		return
 	}
 	ts := &r.threads[id]
-	ts.latency.Record(latency * 1000)
+	ms := latency * 1000
+	ts.latency.Record(ms)
+	if ts.response != nil {
+		late := max(0, start.Sub(ts.first)-r.pacer.due(iter))
+		ts.response.Record(ms + float64(late)/float64(time.Millisecond))
+	}
 	if r.isError(details) {
 		ts.errors++
 	}
@@ -281,17 +250,23 @@ func (r *recorder) sent() int64 {
 }
 
 // summary merges the threads' statistics.
-func (r *recorder) summary(elapsed time.Duration) (load.Summary, lateness) {
-	s := load.Summary{Elapsed: elapsed, Latency: &stats.Histogram{}}
-	var late lateness
+func (r *recorder) summary(elapsed time.Duration) load.Summary {
+	s := load.Summary{Elapsed: elapsed, Latency: &stats.Histogram{}, Paced: r.pacer.perThread > 0}
+	if s.Paced {
+		s.ResponseTime = &stats.Histogram{}
+	}
 	for i := range r.threads {
 		ts := &r.threads[i]
 		s.Latency.Merge(ts.latency.Histogram())
+		if s.Paced {
+			s.ResponseTime.Merge(ts.response.Histogram())
+		}
 		s.Requests += ts.done.Load()
 		s.Errors += ts.errors
-		late.count += ts.late.count
-		late.sum += ts.late.sum
-		late.max = max(late.max, ts.late.max)
+		s.Late.Merge(ts.late)
 	}
-	return s, late
+	if s.Paced {
+		s.Dropped = max(0, r.pacer.planned()-s.Requests)
+	}
+	return s
 }
