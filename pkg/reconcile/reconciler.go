@@ -76,7 +76,7 @@ const (
 	// ReasonGitOperationFailed: a clone, fetch, commit or push failed.
 	ReasonGitOperationFailed = "GitOperationFailed"
 	// ReasonCredentialsNotFound: the Secret of sink.git.secretRef is
-	// missing or lacks its keys.
+	// missing, or its keys do not hold what the URL needs.
 	ReasonCredentialsNotFound = "CredentialsNotFound"
 	// ReasonWaitingForKustomization: the commit is pushed; the Flux
 	// Kustomization has not applied it yet.

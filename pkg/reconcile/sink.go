@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/plumbing/transport/http"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	kmeta "k8s.io/apimachinery/pkg/api/meta"
@@ -111,11 +109,11 @@ func (r *RouteReconciler) prune(ctx context.Context, route *v1alpha1.Route, old,
 // checks whether the Flux Kustomization, if named, applied it.
 func (r *RouteReconciler) writeGit(ctx context.Context, route *v1alpha1.Route, out *render.Output) (sinkResult, error) {
 	g := route.Spec.Sink.Git
-	auth, err := r.gitAuth(ctx, route)
+	access, err := r.gitAccess(ctx, route)
 	if err != nil {
 		return sinkResult{}, err
 	}
-	t := GitTarget{URL: g.URL, Branch: branchOf(g), Path: g.Path, Auth: auth}
+	t := GitTarget{URL: g.URL, Branch: branchOf(g), Path: g.Path, Auth: access.auth, CABundle: access.caBundle}
 	commit, err := r.Git.Write(ctx, t, out.Objects, out.CommitMessage(route, ControllerName))
 	if err != nil {
 		return sinkResult{}, retry(ReasonGitOperationFailed, "writing %s of branch %s of %s: %w", t.Path, t.Branch, t.URL, err)
@@ -153,29 +151,30 @@ func (r *RouteReconciler) writeGit(ctx context.Context, route *v1alpha1.Route, o
 	return res, nil
 }
 
-// gitAuth reads the credentials of the Git sink from its Secret: HTTP
-// basic auth with username (default "git") and password.
-func (r *RouteReconciler) gitAuth(ctx context.Context, route *v1alpha1.Route) (transport.AuthMethod, error) {
-	ref := route.Spec.Sink.Git.SecretRef
+// gitAccess reads the credentials of the Git sink from its Secret (see
+// gitAccessOf); none without secretRef.
+func (r *RouteReconciler) gitAccess(ctx context.Context, route *v1alpha1.Route) (gitAccess, error) {
+	g := route.Spec.Sink.Git
+	ref := g.SecretRef
 	if ref == nil {
-		return nil, nil
+		if strings.HasPrefix(g.URL, "ssh://") {
+			return gitAccess{}, retry(ReasonCredentialsNotFound, "spec.sink.git.url %s is ssh://: set spec.sink.git.secretRef to a Secret with identity and known_hosts", g.URL)
+		}
+		return gitAccess{}, nil
 	}
 	var s corev1.Secret
 	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: route.Namespace, Name: ref.Name}, &s)
 	if apierrors.IsNotFound(err) {
-		return nil, retry(ReasonCredentialsNotFound, "the Secret %s/%s of spec.sink.git.secretRef was not found", route.Namespace, ref.Name)
+		return gitAccess{}, retry(ReasonCredentialsNotFound, "the Secret %s/%s of spec.sink.git.secretRef was not found", route.Namespace, ref.Name)
 	}
 	if err != nil {
-		return nil, retry(ReasonCredentialsNotFound, "reading the Secret %s/%s of spec.sink.git.secretRef: %w", route.Namespace, ref.Name, err)
+		return gitAccess{}, retry(ReasonCredentialsNotFound, "reading the Secret %s/%s of spec.sink.git.secretRef: %w", route.Namespace, ref.Name, err)
 	}
-	if len(s.Data["password"]) == 0 {
-		return nil, retry(ReasonCredentialsNotFound, "the Secret %s/%s of spec.sink.git.secretRef has no key password", route.Namespace, ref.Name)
+	a, err := gitAccessOf(g.URL, route.Namespace+"/"+ref.Name, s.Data)
+	if err != nil {
+		return gitAccess{}, retry(ReasonCredentialsNotFound, "%w", err)
 	}
-	user := string(s.Data["username"])
-	if user == "" {
-		user = "git"
-	}
-	return &http.BasicAuth{Username: user, Password: string(s.Data["password"])}, nil
+	return a, nil
 }
 
 // branchOf is the sink's branch, main by default.

@@ -208,6 +208,12 @@ func TestCRDRejectsBadRoutes(t *testing.T) {
 		{"git URL with credentials", "istio", "abn", func(s *v1alpha1.RouteSpec) {
 			s.Sink = &v1alpha1.Sink{Type: v1alpha1.SinkGit, Git: &v1alpha1.GitSink{URL: "https://user:token@git.example.com/fleet", Path: "routing"}}
 		}, "spec.sink.git.url in body should match", "spec.sink.git.url"},
+		{"git ssh URL with a password", "istio", "abn", func(s *v1alpha1.RouteSpec) {
+			s.Sink = &v1alpha1.Sink{Type: v1alpha1.SinkGit, Git: &v1alpha1.GitSink{URL: "ssh://git:secret@git.example.com/fleet", Path: "routing"}}
+		}, "spec.sink.git.url in body should match", "spec.sink.git.url"},
+		{"git scp-like address", "istio", "abn", func(s *v1alpha1.RouteSpec) {
+			s.Sink = &v1alpha1.Sink{Type: v1alpha1.SinkGit, Git: &v1alpha1.GitSink{URL: "git@git.example.com:fleet", Path: "routing"}}
+		}, "spec.sink.git.url in body should match", "spec.sink.git.url"},
 		{"git path leaving the repository", "istio", "abn", func(s *v1alpha1.RouteSpec) {
 			s.Sink = &v1alpha1.Sink{Type: v1alpha1.SinkGit, Git: &v1alpha1.GitSink{URL: "https://git.example.com/fleet", Path: "apps/../../etc"}}
 		}, "path must stay inside the repository", "spec.sink.git.path"},

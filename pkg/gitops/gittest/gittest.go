@@ -6,6 +6,7 @@
 package gittest
 
 import (
+	"encoding/pem"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -23,12 +24,20 @@ type Server struct {
 	URL string
 	// Root is the folder holding the bare repositories.
 	Root string
+	// CA is the PEM certificate that signs the server's, with TLS.
+	CA []byte
 }
 
 // ServerOptions configure NewServer.
 type ServerOptions struct {
 	// Username and Password, when set, are required as HTTP basic auth.
 	Username, Password string
+	// BearerToken, when set, is required as an Authorization: Bearer
+	// header.
+	BearerToken string
+	// TLS serves https, with a certificate for 127.0.0.1 of a test
+	// authority (Server.CA).
+	TLS bool
 	// Addr is the address listened on; default 127.0.0.1 on a free port.
 	// Tests whose pods clone set their network namespace's node IP.
 	Addr string
@@ -50,6 +59,11 @@ func NewServer(t testing.TB, opts ServerOptions) *Server {
 			"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.receivepack", "GIT_CONFIG_VALUE_0=true"),
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if opts.BearerToken != "" && r.Header.Get("Authorization") != "Bearer "+opts.BearerToken {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="git"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
 		if opts.Username != "" {
 			u, p, ok := r.BasicAuth()
 			if !ok || u != opts.Username || p != opts.Password {
@@ -69,9 +83,16 @@ func NewServer(t testing.TB, opts ServerOptions) *Server {
 		srv.Listener.Close()
 		srv.Listener = l
 	}
-	srv.Start()
+	s := &Server{Root: root}
+	if opts.TLS {
+		srv.StartTLS()
+		s.CA = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
-	return &Server{URL: srv.URL, Root: root}
+	s.URL = srv.URL
+	return s
 }
 
 // NewRepository creates a bare repository name on the server whose main

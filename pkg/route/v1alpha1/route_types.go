@@ -435,10 +435,11 @@ type Sink struct {
 // the reconciler commits the rendered kustomize folder there and pushes,
 // rebasing on other writers' commits, never forcing.
 type GitSink struct {
-	// URL of the repository, http:// or https://, without credentials
-	// (those go in the Secret of SecretRef).
+	// URL of the repository: http://, https:// or ssh://[user@]host[:port]/path
+	// (user default git), without credentials (those go in the Secret of
+	// SecretRef).
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:Pattern=`^https?://[^\s/@]+(/[^\s]*)?$`
+	// +kubebuilder:validation:Pattern=`^(https?://[^\s/@]+|ssh://([A-Za-z0-9._-]+@)?[^\s/@]+)(/[^\s]*)?$`
 	URL string `json:"url"`
 
 	// Branch committed to. Default: main.
@@ -455,9 +456,12 @@ type GitSink struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.]?(/|$)')",message="path must stay inside the repository: no '.' or '..' segments"
 	Path string `json:"path"`
 
-	// SecretRef names a Secret in the Route's namespace whose username and
-	// password (e.g. an access token) authenticate to the repository with
-	// HTTP basic auth, as for a Flux GitRepository. Default: none.
+	// SecretRef names a Secret in the Route's namespace holding the
+	// repository's credentials in the format of a Flux GitRepository's: for
+	// https, username (default git) and password (e.g. an access token) for
+	// basic auth, or bearerToken, and ca.crt (or caFile) to trust a private
+	// certificate authority; for ssh, identity (a PEM private key, with
+	// password if it is encrypted) and known_hosts (required). Default: none.
 	// +optional
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
 

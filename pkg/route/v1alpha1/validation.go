@@ -284,7 +284,13 @@ func (s *RouteSpec) CandidateIndex() int {
 }
 
 // gitURL is an http(s) URL without credentials, as the CRD's pattern.
-var gitURL = regexp.MustCompile(`^https?://[^\s/@]+(/[^\s]*)?$`)
+// hasPassword reports whether a URL's user info holds a password.
+func hasPassword(u *url.Userinfo) bool {
+	_, ok := u.Password()
+	return ok
+}
+
+var gitURL = regexp.MustCompile(`^(https?://[^\s/@]+|ssh://([A-Za-z0-9._-]+@)?[^\s/@]+)(/[^\s]*)?$`)
 
 // gitBranch is a branch name the CRD accepts; Git refuses a few more.
 var gitBranch = regexp.MustCompile(`^[A-Za-z0-9][-A-Za-z0-9._/]*$`)
@@ -314,12 +320,12 @@ func validateSink(sink *Sink, p *field.Path) field.ErrorList {
 	}
 	switch {
 	case g.URL == "":
-		errs = append(errs, field.Required(gp.Child("url"), "the repository's http:// or https:// URL"))
+		errs = append(errs, field.Required(gp.Child("url"), "the repository's http://, https:// or ssh:// URL"))
 	case !gitURL.MatchString(g.URL):
-		if u, err := url.Parse(g.URL); err == nil && u.User != nil {
+		if u, err := url.Parse(g.URL); err == nil && u.User != nil && (u.Scheme != "ssh" || hasPassword(u.User)) {
 			errs = append(errs, field.Invalid(gp.Child("url"), "(redacted)", "must not hold credentials: put them in the Secret of secretRef"))
 		} else {
-			errs = append(errs, field.Invalid(gp.Child("url"), g.URL, "must be an http:// or https:// URL"))
+			errs = append(errs, field.Invalid(gp.Child("url"), g.URL, "must be an http://, https:// or ssh://[user@]host[:port]/path URL"))
 		}
 	}
 	if g.Branch != "" && (!gitBranch.MatchString(g.Branch) || strings.Contains(g.Branch, "..") || strings.HasSuffix(g.Branch, "/") || strings.HasSuffix(g.Branch, ".lock")) {
