@@ -76,6 +76,10 @@ test: controlplane ## Run all tests: unit, integration (real kube-apiserver + et
 	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh 2>/dev/null)" go test -timeout $(TEST_TIMEOUT) ./...
 	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh 2>/dev/null)" go test -race -timeout $(TEST_TIMEOUT) $(RACE_PACKAGES)
 
+.PHONY: test-short
+test-short: ## Run the fast pure tests (go test -short): no control plane, cluster or browser
+	go test -short ./...
+
 .PHONY: test-race
 test-race: controlplane ## Run the concurrent packages' tests under the race detector
 	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh 2>/dev/null)" go test -race -timeout $(TEST_TIMEOUT) $(RACE_PACKAGES)

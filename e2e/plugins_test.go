@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -34,6 +35,11 @@ func TestMain(m *testing.M) {
 	// node runs pods on a pod network that never leaves it.
 	if code, ok := testenv.InNetns(); ok {
 		os.Exit(code)
+	}
+	flag.Parse()
+	if testing.Short() {
+		fmt.Fprintln(os.Stderr, "e2e: -short: the end-to-end tests need a cluster, which -short does not start: skipped")
+		os.Exit(0)
 	}
 	code, err := setup(m)
 	if err != nil {

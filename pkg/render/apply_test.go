@@ -24,13 +24,14 @@ import (
 
 var env *testenv.Env
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+func TestMain(m *testing.M) { os.Exit(testenv.MainPure(m, &env)) }
 
 // TestGoldenAppliesToAPIServer applies every golden object to a real API
 // server with the official Istio, Gateway API and Traefik CRDs installed, with strict
 // field validation: their schemas and CEL rules accept what we render, and
 // no field is unknown to them.
 func TestGoldenAppliesToAPIServer(t *testing.T) {
+	testenv.SkipShort(t)
 	ctx := t.Context()
 	gw, err := testenv.GatewayAPICRDs(ctx)
 	if err != nil {

@@ -25,7 +25,7 @@ import (
 
 var env *testenv.Env
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+func TestMain(m *testing.M) { os.Exit(testenv.MainPure(m, &env)) }
 
 // routes returns a REST client for Routes in a fresh namespace, built from
 // the package's scheme (AddToScheme) as controller-runtime would, with the
@@ -92,6 +92,7 @@ func valid(p v1alpha1.Provider, s v1alpha1.Strategy) *v1alpha1.Route {
 // TestCRDAgreesWithRenderers creates a Route for every provider and
 // strategy: the CRD accepts exactly those the provider's renderer supports.
 func TestCRDAgreesWithRenderers(t *testing.T) {
+	testenv.SkipShort(t)
 	rc, ns := routes(t)
 	for _, p := range v1alpha1.Providers {
 		rd, ok := render.For(p)
@@ -125,6 +126,7 @@ func rollout(weight int32) *v1alpha1.Rollout {
 // each mistake when the Route is created, and that Validate (used for
 // files) reports the same mistake at the right field.
 func TestCRDRejectsBadRoutes(t *testing.T) {
+	testenv.SkipShort(t)
 	rc, ns := routes(t)
 	tests := []struct {
 		name      string
@@ -279,6 +281,7 @@ func TestCRDRejectsBadRoutes(t *testing.T) {
 // TestRouteRoundTripsWithStatus creates a Route from a file and writes its
 // status through the status subresource, as the reconciler will.
 func TestRouteRoundTripsWithStatus(t *testing.T) {
+	testenv.SkipShort(t)
 	rc, ns := routes(t)
 	ctx := t.Context()
 	r, err := route.ReadFile("testdata/canary.yaml")

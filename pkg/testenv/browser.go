@@ -32,9 +32,13 @@ type Page struct {
 }
 
 // OpenPage starts a headless Chromium for the test, turns its network off
-// and opens url (a file:// URL), returning once the page has loaded.
+// and opens url (a file:// URL), returning once the page has loaded. Under
+// -short, which runs the fast tests, the test is skipped.
 func OpenPage(t testing.TB, url string) *Page {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: opens Chromium")
+	}
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatalf("this test needs a browser: run `apt-get install chromium` (CI installs it): %v", err)
