@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"runtime"
 	"strings"
@@ -95,7 +96,7 @@ func TestBadOutputFormatIsRejected(t *testing.T) {
 	if out != "" {
 		t.Errorf("stdout %q, want nothing", out)
 	}
-	want := "Error: invalid value \"xml\" for flag -o/--output: allowed values are table, json, yaml\n"
+	want := "Error: invalid value \"xml\" for flag -o/--output: allowed values are table, json, yaml, jsonpath=TEMPLATE, go-template=TEMPLATE\n"
 	if errOut != want {
 		t.Errorf("stderr %q, want %q", errOut, want)
 	}
@@ -141,7 +142,14 @@ func TestOutputFlagsValidate(t *testing.T) {
 		{nil, "table", ""},
 		{nil, "json", ""},
 		{nil, "yaml", ""},
-		{nil, "wide", `invalid value "wide" for flag -o/--output: allowed values are table, json, yaml`},
+		{nil, "wide", `invalid value "wide" for flag -o/--output: allowed values are table, json, yaml, jsonpath=TEMPLATE, go-template=TEMPLATE`},
+		{nil, "jsonpath={.items[*].name}", ""},
+		{nil, "go-template={{.name}}", ""},
+		{nil, "jsonpath", `invalid value "jsonpath" for flag -o/--output: allowed values are table, json, yaml, jsonpath=TEMPLATE, go-template=TEMPLATE`},
+		{nil, "json=x", `invalid value "json=x" for flag -o/--output: allowed values are table, json, yaml, jsonpath=TEMPLATE, go-template=TEMPLATE`},
+		{nil, "jsonpath={.items[", `flag -o/--output: jsonpath template "{.items[": unterminated array`},
+		{nil, "go-template={{.name", `flag -o/--output: go-template "{{.name": template: output:1: unclosed action`},
+		{[]string{"yaml", "json"}, "jsonpath={.a}", `invalid value "jsonpath={.a}" for flag -o/--output: allowed values are yaml, json`},
 		{[]string{"text", "json"}, "text", ""},
 		{[]string{"text", "json"}, "table", `invalid value "table" for flag -o/--output: allowed values are text, json`},
 	}
@@ -156,6 +164,43 @@ func TestOutputFlagsValidate(t *testing.T) {
 		if got != tc.wantErr {
 			t.Errorf("%v/%s: error %q, want %q", tc.allowed, tc.format, got, tc.wantErr)
 		}
+	}
+}
+
+// TestOutputTemplates prints data through -o jsonpath and go-template, as
+// kubectl does: on the data's JSON field names.
+func TestOutputTemplates(t *testing.T) {
+	type item struct {
+		Name   string `json:"name"`
+		Weight int    `json:"weight"`
+	}
+	data := map[string]any{"items": []item{{"v1", 90}, {"v2", 10}}}
+	for _, tc := range []struct{ format, want string }{
+		{"jsonpath={.items[*].name}", "v1 v2"},
+		{"jsonpath=.items[1].weight", "10"},
+		{`jsonpath={range .items[*]}{.name}={.weight}{"\n"}{end}`, "v1=90\nv2=10\n"},
+		{`go-template={{range .items}}{{.name}} {{end}}`, "v1 v2 "},
+	} {
+		o := cli.NewOutputFlags()
+		o.Format = tc.format
+		if err := o.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := o.Print(&b, data, func(io.Writer) error { t.Fatal("the table was printed"); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != tc.want {
+			t.Errorf("%s: %q, want %q", tc.format, b.String(), tc.want)
+		}
+	}
+	o := cli.NewOutputFlags()
+	o.Format = "jsonpath={.missing}"
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Print(io.Discard, data, nil); err == nil || !strings.Contains(err.Error(), "missing is not found") {
+		t.Errorf("a missing key: %v, want an error naming it", err)
 	}
 }
 

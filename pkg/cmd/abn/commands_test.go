@@ -111,7 +111,7 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"lookup", "checkout", "", "--endpoint", srv.Addr}, "Error: user: must not be empty\n"},
 		{[]string{"write", "checkout", "ann", "sales", "lots", "--endpoint", srv.Addr}, "Error: invalid VALUE \"lots\": must be a number\n"},
 		{[]string{"write", "checkout", "ann", "sales", "NaN", "--endpoint", srv.Addr}, "Error: value of metric \"sales\": NaN is not allowed: values must be finite numbers\n"},
-		{[]string{"metrics", "checkout", "--endpoint", srv.Addr, "-o", "wide"}, "Error: invalid value \"wide\" for flag -o/--output: allowed values are table, json, yaml, html\n"},
+		{[]string{"metrics", "checkout", "--endpoint", srv.Addr, "-o", "wide"}, "Error: invalid value \"wide\" for flag -o/--output: allowed values are table, json, yaml, html, jsonpath=TEMPLATE, go-template=TEMPLATE\n"},
 		{[]string{"metrics", "checkout", "--timeout", "0s"}, "Error: invalid value 0s for flag --timeout: must be positive\n"},
 		{[]string{"metrics"}, "Error: accepts 1 arg(s), received 0\n"},
 		{[]string{"serve", "--kubeconfig", "missing.yaml"}, "Error: without --apps the applications are read from Routes: stat missing.yaml: no such file or directory\n"},

@@ -25,7 +25,7 @@ type MetricsOptions struct {
 // NewMetricsCommand returns the metrics command.
 func NewMetricsCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &MetricsOptions{IOStreams: streams, EndpointFlags: newEndpointFlags()}
-	o.Output = cli.NewOutputFlags(cli.OutputTable, cli.OutputJSON, cli.OutputYAML, cli.OutputHTML)
+	o.Output = cli.NewOutputFlags(cli.OutputTable, cli.OutputJSON, cli.OutputYAML, cli.OutputHTML, cli.OutputJSONPath, cli.OutputGoTemplate)
 	cmd := &cobra.Command{
 		Use:   "metrics APP",
 		Short: "Show the business metrics of each version, compared with the baseline",

@@ -27,7 +27,7 @@ type DemoOptions struct {
 
 // NewDemoCommand returns the demo command.
 func NewDemoCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &DemoOptions{IOStreams: streams, Output: cli.NewOutputFlags("text", cli.OutputJSON, cli.OutputYAML, cli.OutputHTML)}
+	o := &DemoOptions{IOStreams: streams, Output: cli.NewOutputFlags("text", cli.OutputJSON, cli.OutputYAML, cli.OutputHTML, cli.OutputJSONPath, cli.OutputGoTemplate)}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run an experiment against a bundled sample app, no cluster needed",

@@ -32,7 +32,7 @@ type ReportOptions struct {
 
 // NewReportCommand returns the report command.
 func NewReportCommand(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &ReportOptions{IOStreams: streams, Flags: f, Output: cli.NewOutputFlags("text", cli.OutputJSON, cli.OutputYAML, cli.OutputHTML)}
+	o := &ReportOptions{IOStreams: streams, Flags: f, Output: cli.NewOutputFlags("text", cli.OutputJSON, cli.OutputYAML, cli.OutputHTML, cli.OutputJSONPath, cli.OutputGoTemplate)}
 	cmd := &cobra.Command{
 		Use:   "report [NAME]",
 		Short: "Print the result of an experiment",

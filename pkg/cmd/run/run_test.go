@@ -90,6 +90,15 @@ func TestLaunchReportAssert(t *testing.T) {
 		t.Errorf("report -o json: request-count %g, want 20", rc)
 	}
 
+	for format, want := range map[string]string{
+		`jsonpath={.versions[0].metrics.http/request-count}`:               "20",
+		`go-template={{index .versions 0 "metrics" "http/request-count"}}`: "20",
+	} {
+		if out, errOut, code := iter8(t, dir, "report", "-o", format); code != 0 || out != want {
+			t.Errorf("report -o %s: exit %d, stdout %q, want %q; stderr %s", format, code, out, want, errOut)
+		}
+	}
+
 	out, _, code = iter8(t, dir, "report", "-o", "html")
 	if code != 0 || !strings.HasPrefix(out, "<!DOCTYPE html>") || !strings.Contains(out, "<title>Experiment cli</title>") || !strings.Contains(out, `"http/latency: distribution"`) {
 		t.Errorf("report -o html: exit %d, %d bytes starting %.80q", code, len(out), out)
@@ -166,7 +175,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"report", "exp", "--result", "x.yaml"}, "Error: give an experiment NAME (in the cluster) or --result (a local run), not both\n"},
 		{[]string{"launch", "-f", "missing.yaml", "--local"}, "Error: reading experiment: open missing.yaml: no such file or directory\n"},
 		{[]string{"launch", "-f", "bad.yaml", "--local"}, "Error: bad.yaml is not a valid experiment:\n  bad.yaml:7: spec.tasks[0].with.qps: Invalid value: \"fast\": must be a number\n"},
-		{[]string{"report", "-o", "table"}, "Error: invalid value \"table\" for flag -o/--output: allowed values are text, json, yaml, html\n"},
+		{[]string{"report", "-o", "table"}, "Error: invalid value \"table\" for flag -o/--output: allowed values are text, json, yaml, html, jsonpath=TEMPLATE, go-template=TEMPLATE\n"},
 		{[]string{"report", "--result", "none.yaml"}, "Error: no result at none.yaml: run kubectl iter8-run launch --local first, or point --result at one\n"},
 		{[]string{"assert"}, "Error: flag -c/--condition is required: one or more of completed, nofailure, slos\n"},
 		{[]string{"assert", "-c", "fast"}, "Error: invalid value \"fast\" for flag -c/--condition: allowed values are completed, nofailure, slos\n"},
