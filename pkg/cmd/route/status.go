@@ -12,10 +12,15 @@ import (
 	"github.com/spf13/cobra"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/iter8-tools/iter8/pkg/cli"
@@ -159,16 +164,14 @@ type StatusOptions struct {
 	Timeout time.Duration
 	// Output is -o table|json|yaml.
 	Output *cli.OutputFlags
-	// Interval is how often the Route is read while watching.
-	Interval time.Duration
 
-	client    client.Client
+	client    client.WithWatch
 	namespace string
 }
 
 // NewStatusCommand returns the status command.
 func NewStatusCommand(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags) *cobra.Command {
-	o := &StatusOptions{IOStreams: streams, ConfigFlags: flags, Output: cli.NewOutputFlags(), Interval: 250 * time.Millisecond}
+	o := &StatusOptions{IOStreams: streams, ConfigFlags: flags, Output: cli.NewOutputFlags()}
 	cmd := &cobra.Command{
 		Use:   "status NAME [-w] [--timeout D]",
 		Short: "Show a Route's versions: ready, traffic desired and applied, revision",
@@ -222,8 +225,9 @@ func (o *StatusOptions) Complete() (err error) {
 	return err
 }
 
-// routeClient returns a client for Routes and the namespace of -n.
-func routeClient(flags *genericclioptions.ConfigFlags) (client.Client, string, error) {
+// routeClient returns a client for Routes, which can watch them, and the
+// namespace of -n.
+func routeClient(flags *genericclioptions.ConfigFlags) (client.WithWatch, string, error) {
 	ns, _, err := flags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the namespace: %w", err)
@@ -236,7 +240,7 @@ func routeClient(flags *genericclioptions.ConfigFlags) (client.Client, string, e
 	if err != nil {
 		return nil, "", err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 	return c, ns, err
 }
 
@@ -273,45 +277,62 @@ func (v RouteView) settled() bool {
 	return v.Current && (v.Stalled || v.Ready == string(metav1.ConditionTrue) && (v.Rollout == nil || v.Rollout.done()))
 }
 
-// wait reads the Route until it is Ready for its generation or Stalled.
+// wait follows the Route (a watch, resumed when it breaks) until it is
+// Ready for its generation or Stalled, writing what it waits for to
+// stderr when that changes.
 func (o *StatusOptions) wait(ctx context.Context, key client.ObjectKey) (*v1alpha1.Route, error) {
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
-	tick := time.NewTicker(o.Interval)
-	defer tick.Stop()
-	last := ""
-	for {
-		r := &v1alpha1.Route{}
-		err := o.client.Get(ctx, key, r)
-		if err == nil {
-			v := viewOf(r)
-			if v.settled() {
-				return r, nil
-			}
-			msg := fmt.Sprintf("waiting for route %s/%s: %s: %s", v.Namespace, v.Name, v.Reason, v.Message)
-			switch ro := v.Rollout; {
-			case !v.Current:
-				msg = fmt.Sprintf("waiting for route %s/%s: generation %d is not reconciled yet", v.Namespace, v.Name, r.Generation)
-			case ro != nil && v.Ready == string(metav1.ConditionTrue):
-				msg = fmt.Sprintf("rollout of %s: step %d/%d, %s %d%%, %s: %s", ro.Candidate, ro.Step, ro.Steps, ro.Candidate, ro.Weight, ro.Phase, ro.Message)
-			}
-			if msg != last {
-				fmt.Fprintln(o.ErrOut, msg)
-				last = msg
-			}
-		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, &cli.ExitError{Code: 1, Err: fmt.Errorf("timed out after %s waiting for route %s to be Ready", o.Timeout, key)}
-			}
-			return nil, ctx.Err()
-		case <-tick.C:
-		}
+	only := func(opts metav1.ListOptions) *client.ListOptions {
+		return &client.ListOptions{Namespace: key.Namespace, FieldSelector: fields.OneTermEqualSelector("metadata.name", key.Name), Raw: &opts}
 	}
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			list := &v1alpha1.RouteList{}
+			return list, o.client.List(ctx, list, only(opts))
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return o.client.Watch(ctx, &v1alpha1.RouteList{}, only(opts))
+		},
+	}
+	var settled *v1alpha1.Route
+	last := ""
+	_, err := watchtools.UntilWithSync(ctx, lw, &v1alpha1.Route{}, nil, func(ev watch.Event) (bool, error) {
+		r, ok := ev.Object.(*v1alpha1.Route)
+		if !ok {
+			return false, nil
+		}
+		if ev.Type == watch.Deleted {
+			return false, fmt.Errorf("route %s was deleted while waiting for it", key)
+		}
+		v := viewOf(r)
+		if v.settled() {
+			settled = r
+			return true, nil
+		}
+		msg := fmt.Sprintf("waiting for route %s/%s: %s: %s", v.Namespace, v.Name, v.Reason, v.Message)
+		switch ro := v.Rollout; {
+		case !v.Current:
+			msg = fmt.Sprintf("waiting for route %s/%s: generation %d is not reconciled yet", v.Namespace, v.Name, r.Generation)
+		case ro != nil && v.Ready == string(metav1.ConditionTrue):
+			msg = fmt.Sprintf("rollout of %s: step %d/%d, %s %d%%, %s: %s", ro.Candidate, ro.Step, ro.Steps, ro.Candidate, ro.Weight, ro.Phase, ro.Message)
+		}
+		if msg != last {
+			fmt.Fprintln(o.ErrOut, msg)
+			last = msg
+		}
+		return false, nil
+	})
+	switch {
+	case err == nil:
+		return settled, nil
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return nil, &cli.ExitError{Code: 1, Err: fmt.Errorf("timed out after %s waiting for route %s to be Ready", o.Timeout, key)}
+	}
+	return nil, err
 }
 
 func printStatus(w io.Writer, v RouteView) error {

@@ -15,11 +15,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/iter8-tools/iter8/config/grafana"
+	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/cmd/route"
 	"github.com/iter8-tools/iter8/pkg/gitops/gittest"
 	"github.com/iter8-tools/iter8/pkg/reconcile"
@@ -306,6 +308,25 @@ func TestStatusAndList(t *testing.T) {
 	if code != 1 || out != "" || !strings.HasSuffix(errOut, "Error: timed out after 300ms waiting for route "+ns+"/checkout to be Ready\n") {
 		t.Errorf("timeout: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+	// -w follows the Route: once the controller reports the new generation
+	// Ready, the waiting command ends with 0 and prints it.
+	type result struct {
+		out  string
+		code int
+	}
+	done := make(chan result, 1)
+	go func() {
+		streams, _, out, _ := genericiooptions.NewTestIOStreams()
+		code := cli.Execute(route.NewCommand(streams), append([]string{"status", "checkout", "-w", "--timeout", "1m"}, flags...))
+		done <- result{out.String(), code}
+	}()
+	if err := c.Get(ctx, client.ObjectKeyFromObject(r), r); err != nil {
+		t.Fatal(err)
+	}
+	setStatus(metav1.ConditionTrue, meta.SucceededReason, "routing sha256:def: v1 70%, v2 30%", false)
+	if got := <-done; got.code != 0 || !strings.Contains(got.out, "routing sha256:def: v1 70%, v2 30%") {
+		t.Errorf("status -w across the change: exit %d, stdout:\n%s", got.code, got.out)
+	}
 }
 
 var (
@@ -315,9 +336,10 @@ var (
 )
 
 // clusterEnv starts the package's control plane on first use; TestMain
-// stops it.
+// stops it. Under -short, the test is skipped.
 func clusterEnv(t *testing.T) *testenv.Env {
 	t.Helper()
+	testenv.SkipShort(t)
 	envOnce.Do(func() {
 		shared, envErr = testenv.Start(context.Background(), testenv.Options{})
 		if envErr == nil {
