@@ -244,7 +244,10 @@ func (s *Bolt) commit() {
 				}
 			}
 			for _, r := range batch {
-				seen := map[string]bool{}
+				var seen map[string]bool // application → its records of r's batch were stored
+				if r.batch != "" {
+					seen = map[string]bool{}
+				}
 				for _, rec := range r.recs {
 					if r.batch != "" {
 						stored, ok := seen[rec.App]
