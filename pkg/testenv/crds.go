@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -28,7 +29,9 @@ var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version:
 
 // InstallCRDs applies (server-side) every CustomResourceDefinition found in
 // the given YAML files or folders of YAML files, waits until each is
-// established, and returns their names. Other kinds of documents are ignored.
+// established and discovery lists its served versions (clients map kinds
+// through discovery, which the API server updates after establishing),
+// and returns their names. Other kinds of documents are ignored.
 func (e *Env) InstallCRDs(ctx context.Context, paths ...string) ([]string, error) {
 	dyn, err := dynamic.NewForConfig(e.Config)
 	if err != nil {
@@ -53,33 +56,66 @@ func (e *Env) InstallCRDs(ctx context.Context, paths ...string) ([]string, error
 		}
 		names = append(names, crd.GetName())
 	}
+	dc, err := discovery.NewDiscoveryClientForConfig(e.Config)
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range names {
-		if err := waitEstablished(ctx, dyn, name); err != nil {
+		if err := waitEstablished(ctx, dyn, dc, name); err != nil {
 			return nil, err
 		}
 	}
 	return names, nil
 }
 
-func waitEstablished(ctx context.Context, dyn dynamic.Interface, name string) error {
+func waitEstablished(ctx context.Context, dyn dynamic.Interface, dc discovery.DiscoveryInterface, name string) error {
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		crd, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
+		established := false
 		conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
 		for _, c := range conds {
 			m, _ := c.(map[string]any)
-			if m["type"] == "Established" && m["status"] == "True" {
-				return true, nil
-			}
+			established = established || m["type"] == "Established" && m["status"] == "True"
 		}
-		return false, nil
+		if !established {
+			return false, nil
+		}
+		return discovered(dc, crd), nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for CRD %s to be established: %w", name, err)
+		return fmt.Errorf("waiting for CRD %s to be established and discovered: %w", name, err)
 	}
 	return nil
+}
+
+// discovered reports whether discovery lists the resource of every served
+// version of crd.
+func discovered(dc discovery.DiscoveryInterface, crd *unstructured.Unstructured) bool {
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	for _, v := range versions {
+		m, _ := v.(map[string]any)
+		if served, _ := m["served"].(bool); !served {
+			continue
+		}
+		version, _ := m["name"].(string)
+		list, err := dc.ServerResourcesForGroupVersion(group + "/" + version)
+		if err != nil {
+			return false
+		}
+		found := false
+		for _, r := range list.APIResources {
+			found = found || r.Name == plural
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // readCRDs reads the CRDs of a YAML file, or of every .yaml/.yml file in a folder.
