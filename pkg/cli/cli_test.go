@@ -204,6 +204,22 @@ func TestOutputTemplates(t *testing.T) {
 	}
 }
 
+func TestPrintListNames(t *testing.T) {
+	o := cli.NewOutputFlags(cli.OutputTable, cli.OutputName)
+	o.Format = cli.OutputName
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := o.PrintList(&b, nil, "route.iter8.tools", []string{"a", "b"}, nil); err != nil || b.String() != "route.iter8.tools/a\nroute.iter8.tools/b\n" {
+		t.Errorf("-o name: %v, %q", err, b.String())
+	}
+	o.Format = "name=x"
+	if err := o.Validate(); err == nil {
+		t.Error("-o name=x was accepted")
+	}
+}
+
 func TestTableAlignsAndEscapes(t *testing.T) {
 	var b bytes.Buffer
 	err := cli.Table(&b, []string{"name", "status"}, [][]string{

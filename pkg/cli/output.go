@@ -27,6 +27,9 @@ const (
 	// OutputGoTemplate is -o go-template=TEMPLATE, as kubectl's: a Go
 	// template applied to the JSON data.
 	OutputGoTemplate = "go-template"
+	// OutputName is -o name, as kubectl's: resource.group/name, a line per
+	// object; for commands that list objects (PrintList).
+	OutputName = "name"
 )
 
 // OutputFlags is the -o/--output flag of a command that prints data.
@@ -131,6 +134,21 @@ func (o *OutputFlags) Print(w io.Writer, v any, table func(w io.Writer) error) e
 	default:
 		return table(w)
 	}
+}
+
+// PrintList is Print for a list of objects of resource (e.g.
+// routes.iter8.tools, written route.iter8.tools as kubectl's singular
+// names): -o name writes each object as resource/name, a line each.
+func (o *OutputFlags) PrintList(w io.Writer, v any, resource string, names []string, table func(w io.Writer) error) error {
+	if o.Format == OutputName {
+		for _, n := range names {
+			if _, err := fmt.Fprintf(w, "%s/%s\n", resource, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return o.Print(w, v, table)
 }
 
 // PrintJSON writes v as indented JSON followed by a newline.

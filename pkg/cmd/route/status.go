@@ -419,7 +419,7 @@ type ListOptions struct {
 
 // NewListCommand returns the list command.
 func NewListCommand(streams genericiooptions.IOStreams, flags *genericclioptions.ConfigFlags) *cobra.Command {
-	o := &ListOptions{IOStreams: streams, ConfigFlags: flags, Output: cli.NewOutputFlags(), Now: time.Now}
+	o := &ListOptions{IOStreams: streams, ConfigFlags: flags, Output: cli.NewOutputFlags(cli.OutputTable, cli.OutputJSON, cli.OutputYAML, cli.OutputName, cli.OutputJSONPath, cli.OutputGoTemplate), Now: time.Now}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List Routes with their state and traffic",
@@ -452,10 +452,11 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		return err
 	}
 	views := make([]RouteView, len(list.Items))
+	names := make([]string, len(list.Items))
 	for i := range list.Items {
-		views[i] = viewOf(&list.Items[i])
+		views[i], names[i] = viewOf(&list.Items[i]), list.Items[i].Name
 	}
-	return o.Output.Print(o.Out, views, func(w io.Writer) error {
+	return o.Output.PrintList(o.Out, views, "route."+v1alpha1.GroupVersion.Group, names, func(w io.Writer) error {
 		headers := []string{"name", "provider", "strategy", "sink", "ready", "traffic", "age"}
 		if o.AllNamespaces {
 			headers = append([]string{"namespace"}, headers...)

@@ -292,6 +292,9 @@ func TestStatusAndList(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`^NAME       PROVIDER   STRATEGY     SINK    READY   TRAFFIC          AGE\ncheckout   istio      blue-green   apply   True    v1 100%, v2 0%   \d+s\n$`).MatchString(out) {
 		t.Errorf("list: exit %d\n%s", code, out)
 	}
+	if out, errOut, code := iter8(t, dir, append([]string{"list", "-o", "name"}, flags...)...); code != 0 || out != "route.iter8.tools/checkout\n" {
+		t.Errorf("list -o name: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 
 	// Stalled: -w exits 1, naming it.
 	setStatus(metav1.ConditionFalse, "InvalidRoute", "readiness object: bad apiVersion", true)
