@@ -378,9 +378,6 @@ spec:
 // refuses Secrets over 1 MiB). Every run's figures and the merged
 // histograms survive.
 func TestThousandRunsFitTheirSecret(t *testing.T) {
-	if testing.Short() {
-		t.Skip("1,000 runs")
-	}
 	ctx := t.Context()
 	ns, err := env.CreateNamespace(ctx, "runner-history")
 	if err != nil {
