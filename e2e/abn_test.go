@@ -69,12 +69,12 @@ func TestABNWalkThrough(t *testing.T) {
 
 	// 1. Deploy the service; it learns applications from Routes.
 	out := mustKubectl(t, "", "iter8-abn", "deploy", "-n", ns)
-	want := "serviceaccounts/iter8-abn serverside-applied\n" +
-		"roles.rbac.authorization.k8s.io/iter8-abn serverside-applied\n" +
-		"rolebindings.rbac.authorization.k8s.io/iter8-abn serverside-applied\n" +
-		"persistentvolumeclaims/iter8-abn-data serverside-applied\n" +
-		"services/iter8-abn serverside-applied\n" +
-		"deployments.apps/iter8-abn serverside-applied\n"
+	want := "serviceaccount/iter8-abn serverside-applied\n" +
+		"role.rbac.authorization.k8s.io/iter8-abn serverside-applied\n" +
+		"rolebinding.rbac.authorization.k8s.io/iter8-abn serverside-applied\n" +
+		"persistentvolumeclaim/iter8-abn-data serverside-applied\n" +
+		"service/iter8-abn serverside-applied\n" +
+		"deployment.apps/iter8-abn serverside-applied\n"
 	if out != want {
 		t.Fatalf("deploy printed:\n%s\nwant:\n%s", out, want)
 	}

@@ -96,7 +96,7 @@ func TestImagesRunWithPodman(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, errOut, err := podman(t, store, "run", "--rm", "-v", out+":/out", ref("route"), "install", "--image", "iter8:test", "--out", "/out/iter8")
-	if err != nil || errOut != "wrote 9 objects to /out/iter8\n" {
+	if err != nil || errOut != "wrote 9 objects and kustomization.yaml to /out/iter8\n" {
 		t.Fatalf("route install --out in the image: %v\n%s", err, errOut)
 	}
 	files, err := filepath.Glob(filepath.Join(out, "iter8", "*.yaml"))

@@ -17,6 +17,8 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/iter8-tools/iter8/internal/manifest"
 )
 
 // KustomizationFile is the name of the kustomization in a directory.
@@ -26,22 +28,6 @@ const KustomizationFile = "kustomization.yaml"
 // case, e.g. "virtualservice-checkout.yaml".
 func FileName(obj *unstructured.Unstructured) string {
 	return strings.ToLower(obj.GetKind()) + "-" + obj.GetName() + ".yaml"
-}
-
-// Marshal renders an object as YAML deterministically: keys sorted, with
-// the fields the API server owns (status, creationTimestamp, resourceVersion,
-// uid, generation, managedFields) left out.
-func Marshal(obj *unstructured.Unstructured) ([]byte, error) {
-	o := obj.DeepCopy()
-	unstructured.RemoveNestedField(o.Object, "status")
-	for _, f := range []string{"creationTimestamp", "resourceVersion", "uid", "generation", "managedFields"} {
-		unstructured.RemoveNestedField(o.Object, "metadata", f)
-	}
-	b, err := yaml.Marshal(o.Object)
-	if err != nil {
-		return nil, fmt.Errorf("encoding %s %s: %w", o.GetKind(), o.GetName(), err)
-	}
-	return b, nil
 }
 
 // WriteDir writes objs into dir as one file each (see FileName) plus a
@@ -57,7 +43,7 @@ func WriteDir(dir string, objs []*unstructured.Unstructured) error {
 		if _, dup := files[name]; dup {
 			return fmt.Errorf("two objects would be written to %s: kind and name must be unique", name)
 		}
-		b, err := Marshal(o)
+		b, err := manifest.Marshal(o)
 		if err != nil {
 			return err
 		}

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/gitops"
 	"github.com/iter8-tools/iter8/pkg/gitops/gittest"
 	"github.com/iter8-tools/iter8/pkg/reconcile"
@@ -117,7 +118,7 @@ func TestGitWriterKeepsOtherWritersCommits(t *testing.T) {
 			}
 			want := tt.wantV
 			if want == "" {
-				b, err := gitops.Marshal(rendered(t, "v1", "v2")[0])
+				b, err := manifest.Marshal(rendered(t, "v1", "v2")[0])
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -8,7 +8,6 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -18,8 +17,7 @@ import (
 
 	"github.com/iter8-tools/iter8/config/crd"
 	"github.com/iter8-tools/iter8/config/grafana"
-	"github.com/iter8-tools/iter8/internal/image"
-	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/readiness"
 	"github.com/iter8-tools/iter8/pkg/version"
 )
@@ -121,34 +119,34 @@ func InstallObjects(o InstallOptions) ([]*unstructured.Unstructured, error) {
 	}
 	out := []*unstructured.Unstructured{crdObj}
 	if !o.Namespaced {
-		objs = append(objs, &corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: meta(o.Namespace, false)})
+		objs = append(objs, &corev1.Namespace{TypeMeta: manifest.TypeMeta("v1", "Namespace"), ObjectMeta: meta(o.Namespace, false)})
 	}
-	objs = append(objs, &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(ControllerName, true)})
+	objs = append(objs, &corev1.ServiceAccount{TypeMeta: manifest.TypeMeta("v1", "ServiceAccount"), ObjectMeta: meta(ControllerName, true)})
 
 	rules := controllerRules(o.ReadinessResources)
 	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ControllerName, Namespace: o.Namespace}}
 	if o.Namespaced {
 		objs = append(objs,
-			&rbacv1.Role{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(ControllerName, true), Rules: rules},
-			&rbacv1.RoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(ControllerName, true),
+			&rbacv1.Role{TypeMeta: manifest.TypeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(ControllerName, true), Rules: rules},
+			&rbacv1.RoleBinding{TypeMeta: manifest.TypeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(ControllerName, true),
 				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ControllerName}, Subjects: subject})
 	} else {
 		objs = append(objs,
-			&rbacv1.ClusterRole{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: meta(ControllerName, false), Rules: rules},
-			&rbacv1.ClusterRoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: meta(ControllerName, false),
+			&rbacv1.ClusterRole{TypeMeta: manifest.TypeMeta("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: meta(ControllerName, false), Rules: rules},
+			&rbacv1.ClusterRoleBinding{TypeMeta: manifest.TypeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: meta(ControllerName, false),
 				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ControllerName}, Subjects: subject})
 	}
 	leaderName := ControllerName + "-leader-election"
 	objs = append(objs,
-		&rbacv1.Role{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(leaderName, true), Rules: []rbacv1.PolicyRule{
+		&rbacv1.Role{TypeMeta: manifest.TypeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(leaderName, true), Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, Verbs: []string{"create"}},
 			{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, ResourceNames: []string{LeaderElectionID}, Verbs: []string{"get", "update"}},
 		}},
-		&rbacv1.RoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(leaderName, true),
+		&rbacv1.RoleBinding{TypeMeta: manifest.TypeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(leaderName, true),
 			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: leaderName}, Subjects: subject},
 		deployment(o, labels, meta(ControllerName, true)),
 		&corev1.Service{
-			TypeMeta:   typeMeta("v1", "Service"),
+			TypeMeta:   manifest.TypeMeta("v1", "Service"),
 			ObjectMeta: meta(ControllerName+"-metrics", true),
 			Spec: corev1.ServiceSpec{
 				Selector: map[string]string{"app.kubernetes.io/name": ControllerName},
@@ -159,15 +157,11 @@ func InstallObjects(o InstallOptions) ([]*unstructured.Unstructured, error) {
 	if o.GrafanaDashboard {
 		objs = append(objs, grafana.ConfigMap(o.Namespace, ControllerName+"-dashboard", ControllerName+".json", grafana.RouteController, labels))
 	}
-	converted, err := gitops.ToUnstructured(objs...)
+	converted, err := manifest.ToUnstructured(objs...)
 	if err != nil {
 		return nil, err
 	}
 	return append(out, converted...), nil
-}
-
-func typeMeta(apiVersion, kind string) metav1.TypeMeta {
-	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
 }
 
 // controllerRules are the controller's permissions, least privilege.
@@ -216,11 +210,8 @@ func deployment(o InstallOptions, labels map[string]string, meta metav1.ObjectMe
 	if o.Namespaced {
 		args = append(args, "--watch-namespace="+o.Namespace)
 	}
-	probe := func(path string) *corev1.Probe {
-		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("healthz")}}}
-	}
 	return &appsv1.Deployment{
-		TypeMeta:   typeMeta("apps/v1", "Deployment"),
+		TypeMeta:   manifest.TypeMeta("apps/v1", "Deployment"),
 		ObjectMeta: meta,
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(o.Replicas),
@@ -229,7 +220,7 @@ func deployment(o InstallOptions, labels map[string]string, meta metav1.ObjectMe
 				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"sidecar.istio.io/inject": "false"}},
 				Spec: corev1.PodSpec{
 					ServiceAccountName: ControllerName,
-					SecurityContext:    image.PodSecurityContext(),
+					SecurityContext:    manifest.PodSecurityContext(),
 					Containers: []corev1.Container{{
 						Name:    "controller",
 						Image:   o.Image,
@@ -239,18 +230,11 @@ func deployment(o InstallOptions, labels map[string]string, meta metav1.ObjectMe
 							{Name: "http-metrics", ContainerPort: MetricsPort},
 							{Name: "healthz", ContainerPort: HealthPort},
 						},
-						LivenessProbe:  probe("/healthz"),
-						ReadinessProbe: probe("/readyz"),
-						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-							Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("512Mi")},
-						},
-						SecurityContext: &corev1.SecurityContext{
-							AllowPrivilegeEscalation: ptr.To(false),
-							ReadOnlyRootFilesystem:   ptr.To(true),
-							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-						},
-						VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+						LivenessProbe:   manifest.HTTPProbe("/healthz", "healthz"),
+						ReadinessProbe:  manifest.HTTPProbe("/readyz", "healthz"),
+						Resources:       manifest.Resources("100m", "64Mi", "1", "512Mi"),
+						SecurityContext: manifest.SecurityContext(),
+						VolumeMounts:    []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
 					}},
 					Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 				},

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
-	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/render"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
@@ -215,7 +215,7 @@ func revisionCommit(rev string) (plumbing.Hash, bool) {
 func digest(objs []*unstructured.Unstructured) (string, error) {
 	h := sha256.New()
 	for _, o := range objs {
-		b, err := gitops.Marshal(o)
+		b, err := manifest.Marshal(o)
 		if err != nil {
 			return "", err
 		}

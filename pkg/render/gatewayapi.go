@@ -10,7 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 	gwapi "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
@@ -58,9 +58,9 @@ func hostNames(r *v1alpha1.Route, who string) field.ErrorList {
 
 func (gatewayAPI) Render(p *Plan) ([]*unstructured.Unstructured, error) {
 	if p.Route.Spec.Protocol == v1alpha1.ProtocolGRPC {
-		return gitops.ToUnstructured(grpcRoute(p))
+		return manifest.ToUnstructured(grpcRoute(p))
 	}
-	return gitops.ToUnstructured(httpRoute(p))
+	return manifest.ToUnstructured(httpRoute(p))
 }
 
 // commonSpec holds the parents: the Route's parentRefs, or the app's Service

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
@@ -60,7 +60,7 @@ func (istio) Render(p *Plan) ([]*unstructured.Unstructured, error) {
 		targets[i] = t
 	}
 	vs := virtualService(p, hostsOr(p, serviceHost(p, s.App)), s.Gateways, targets)
-	return gitops.ToUnstructured(append([]any{vs}, rules...)...)
+	return manifest.ToUnstructured(append([]any{vs}, rules...)...)
 }
 
 // destinationRule declares a subset per version of a shared Service.

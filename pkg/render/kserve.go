@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
@@ -69,5 +69,5 @@ func (kserve) Render(p *Plan) ([]*unstructured.Unstructured, error) {
 			Ports:        []corev1.ServicePort{{Name: portName, Port: 80, TargetPort: intstr.FromInt32(80)}},
 		},
 	}
-	return gitops.ToUnstructured(vs, svc)
+	return manifest.ToUnstructured(vs, svc)
 }

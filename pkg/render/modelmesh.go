@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
@@ -66,5 +66,5 @@ func (modelMesh) Render(p *Plan) ([]*unstructured.Unstructured, error) {
 		}
 	}
 	vs := virtualService(p, hosts, s.Gateways, targets)
-	return gitops.ToUnstructured(vs, se)
+	return manifest.ToUnstructured(vs, se)
 }

@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/ptr"
 
-	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/render"
 	"github.com/iter8-tools/iter8/pkg/route"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
@@ -68,7 +68,7 @@ func goldenCases(t *testing.T) []goldenCase {
 }
 
 // renderCase renders a case as the golden file holds it: a comment with the
-// traffic, then the objects as gitops.Marshal writes them.
+// traffic, then the objects as manifest.Marshal writes them.
 func renderCase(t *testing.T, c goldenCase) []byte {
 	t.Helper()
 	r, err := route.ReadFile(filepath.Join("testdata", "routes", c.route+".yaml"))
@@ -93,7 +93,7 @@ func renderCase(t *testing.T, c goldenCase) []byte {
 		fmt.Fprintf(&b, "# rollout: %s\n", c.step.Label)
 	}
 	for _, o := range out.Objects {
-		y, err := gitops.Marshal(o)
+		y, err := manifest.Marshal(o)
 		if err != nil {
 			t.Fatal(err)
 		}

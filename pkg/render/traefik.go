@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
@@ -171,7 +171,7 @@ func (traefik) Render(p *Plan) ([]*unstructured.Unstructured, error) {
 		&traefikObject{TypeMeta: traefikMeta("TraefikService"), ObjectMeta: objectMeta(p, s.App), Spec: ts},
 		&traefikObject{TypeMeta: traefikMeta("IngressRoute"), ObjectMeta: objectMeta(p, s.App), Spec: ir},
 	)
-	return gitops.ToUnstructured(objs...)
+	return manifest.ToUnstructured(objs...)
 }
 
 // versionMiddleware names the Middleware that names the i-th version in

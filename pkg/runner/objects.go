@@ -19,12 +19,11 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
-	"github.com/iter8-tools/iter8/internal/image"
+	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/tasks/ready"
 	"github.com/iter8-tools/iter8/pkg/version"
@@ -113,7 +112,7 @@ func Objects(exp *experiment.Experiment, spec []byte, o Options) ([]runtime.Obje
 	}
 
 	secret := &corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		TypeMeta:   manifest.TypeMeta("v1", "Secret"),
 		ObjectMeta: meta(),
 		Type:       SecretType,
 		// As text, so that the spec reads plainly in dry runs and Git.
@@ -132,17 +131,17 @@ func Objects(exp *experiment.Experiment, spec []byte, o Options) ([]runtime.Obje
 		volumes = []corev1.Volume{*volume}
 	}
 	sa := &corev1.ServiceAccount{
-		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		TypeMeta:                     manifest.TypeMeta("v1", "ServiceAccount"),
 		ObjectMeta:                   meta(),
 		AutomountServiceAccountToken: ptr.To(true),
 	}
 	role := &rbacv1.Role{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+		TypeMeta:   manifest.TypeMeta("rbac.authorization.k8s.io/v1", "Role"),
 		ObjectMeta: meta(),
 		Rules:      rules(exp, objName, o.Namespace),
 	}
 	binding := &rbacv1.RoleBinding{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		TypeMeta:   manifest.TypeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"),
 		ObjectMeta: meta(),
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: objName},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: objName, Namespace: o.Namespace}},
@@ -158,38 +157,30 @@ func Objects(exp *experiment.Experiment, spec []byte, o Options) ([]runtime.Obje
 			Spec: corev1.PodSpec{
 				ServiceAccountName: objName,
 				RestartPolicy:      corev1.RestartPolicyNever,
-				SecurityContext:    image.PodSecurityContext(),
+				SecurityContext:    manifest.PodSecurityContext(),
 				Volumes:            volumes,
 				Containers: []corev1.Container{{
-					Name:         "iter8",
-					Image:        o.Image,
-					Command:      []string{version.ImageBinary("run"), "job", name, "--namespace", o.Namespace},
-					Env:          env,
-					EnvFrom:      envFrom,
-					VolumeMounts: mounts,
-					Resources: corev1.ResourceRequirements{
-						Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-						Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("256Mi")},
-					},
-					SecurityContext: &corev1.SecurityContext{
-						AllowPrivilegeEscalation: ptr.To(false),
-						ReadOnlyRootFilesystem:   ptr.To(true),
-						RunAsNonRoot:             ptr.To(true),
-						Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-					},
+					Name:            "iter8",
+					Image:           o.Image,
+					Command:         []string{version.ImageBinary("run"), "job", name, "--namespace", o.Namespace},
+					Env:             env,
+					EnvFrom:         envFrom,
+					VolumeMounts:    mounts,
+					Resources:       manifest.Resources("250m", "64Mi", "1", "256Mi"),
+					SecurityContext: manifest.SecurityContext(),
 				}},
 			},
 		},
 	}
 	var run runtime.Object = &batchv1.Job{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		TypeMeta:   manifest.TypeMeta("batch/v1", "Job"),
 		ObjectMeta: meta(),
 		Spec:       jobSpec,
 	}
 	if o.Schedule != "" {
 		jobMeta := meta()
 		run = &batchv1.CronJob{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
+			TypeMeta:   manifest.TypeMeta("batch/v1", "CronJob"),
 			ObjectMeta: meta(),
 			Spec: batchv1.CronJobSpec{
 				Schedule:          o.Schedule,

@@ -20,9 +20,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/iter8-tools/iter8/config/grafana"
-	"github.com/iter8-tools/iter8/internal/image"
+	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/abn"
-	"github.com/iter8-tools/iter8/pkg/gitops"
 	"github.com/iter8-tools/iter8/pkg/readiness"
 	"github.com/iter8-tools/iter8/pkg/version"
 )
@@ -163,9 +162,9 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 	}
 	read := []string{"get", "list", "watch"}
 	objs := []any{
-		&corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(o.Name)},
+		&corev1.ServiceAccount{TypeMeta: manifest.TypeMeta("v1", "ServiceAccount"), ObjectMeta: meta(o.Name)},
 		&rbacv1.Role{
-			TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(o.Name),
+			TypeMeta: manifest.TypeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(o.Name),
 			// The service reads Routes, and the objects their versions
 			// name, to learn which versions are ready. Nothing else.
 			Rules: append([]rbacv1.PolicyRule{
@@ -176,7 +175,7 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 			}, readiness.Rules(o.ReadinessResources, read)...),
 		},
 		&rbacv1.RoleBinding{
-			TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(o.Name),
+			TypeMeta: manifest.TypeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(o.Name),
 			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: o.Name},
 			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: o.Name, Namespace: o.Namespace}},
 		},
@@ -190,7 +189,7 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 	if o.Store == StoreEmbedded {
 		claim := o.Name + "-data"
 		pvc := &corev1.PersistentVolumeClaim{
-			TypeMeta: typeMeta("v1", "PersistentVolumeClaim"), ObjectMeta: meta(claim),
+			TypeMeta: manifest.TypeMeta("v1", "PersistentVolumeClaim"), ObjectMeta: meta(claim),
 			Spec: corev1.PersistentVolumeClaimSpec{
 				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(o.StorageSize)}},
@@ -218,7 +217,7 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 	if len(o.Apps) > 0 {
 		cm := o.Name + "-apps"
 		objs = append(objs, &corev1.ConfigMap{
-			TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(cm),
+			TypeMeta: manifest.TypeMeta("v1", "ConfigMap"), ObjectMeta: meta(cm),
 			Data: map[string]string{AppsKey: string(o.Apps)},
 		})
 		volumes = append(volumes, corev1.Volume{Name: "apps", VolumeSource: corev1.VolumeSource{
@@ -228,12 +227,9 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 		args = append(args, "--apps="+AppsDir+"/"+AppsKey)
 	}
 
-	probe := func(path string) *corev1.Probe {
-		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}}}
-	}
 	objs = append(objs,
 		&corev1.Service{
-			TypeMeta: typeMeta("v1", "Service"), ObjectMeta: meta(o.Name),
+			TypeMeta: manifest.TypeMeta("v1", "Service"), ObjectMeta: meta(o.Name),
 			Spec: corev1.ServiceSpec{
 				Selector: selector,
 				Ports: []corev1.ServicePort{
@@ -243,7 +239,7 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 			},
 		},
 		&appsv1.Deployment{
-			TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta(o.Name),
+			TypeMeta: manifest.TypeMeta("apps/v1", "Deployment"), ObjectMeta: meta(o.Name),
 			Spec: appsv1.DeploymentSpec{
 				Replicas: ptr.To(o.Replicas),
 				Selector: &metav1.LabelSelector{MatchLabels: selector},
@@ -252,7 +248,7 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 					ObjectMeta: metav1.ObjectMeta{Labels: labels},
 					Spec: corev1.PodSpec{
 						ServiceAccountName: o.Name,
-						SecurityContext:    image.PodSecurityContext(),
+						SecurityContext:    manifest.PodSecurityContext(),
 						Containers: []corev1.Container{{
 							Name:  "abn",
 							Image: o.Image,
@@ -262,18 +258,11 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 								{Name: "grpc", ContainerPort: GRPCPort},
 								{Name: "http", ContainerPort: HTTPPort},
 							},
-							ReadinessProbe: probe("/readyz"),
-							LivenessProbe:  probe("/healthz"),
-							Resources: corev1.ResourceRequirements{
-								Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-								Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
-							},
-							SecurityContext: &corev1.SecurityContext{
-								AllowPrivilegeEscalation: ptr.To(false),
-								ReadOnlyRootFilesystem:   ptr.To(true),
-								Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-							},
-							VolumeMounts: mounts,
+							ReadinessProbe:  manifest.HTTPProbe("/readyz", "http"),
+							LivenessProbe:   manifest.HTTPProbe("/healthz", "http"),
+							Resources:       manifest.Resources("100m", "64Mi", "", "256Mi"),
+							SecurityContext: manifest.SecurityContext(),
+							VolumeMounts:    mounts,
 						}},
 						Volumes: volumes,
 					},
@@ -284,11 +273,7 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 	if o.GrafanaDashboard {
 		objs = append(objs, grafana.ConfigMap(o.Namespace, o.Name+"-dashboard", "iter8-abn.json", grafana.ABN, labels))
 	}
-	return gitops.ToUnstructured(objs...)
-}
-
-func typeMeta(apiVersion, kind string) metav1.TypeMeta {
-	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+	return manifest.ToUnstructured(objs...)
 }
 
 // DefaultImage is the service's image of this build (version.Image).

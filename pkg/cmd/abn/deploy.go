@@ -7,14 +7,11 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/iter8-tools/iter8/pkg/abn/deploy"
 	"github.com/iter8-tools/iter8/pkg/cli"
-	"github.com/iter8-tools/iter8/pkg/gitops"
 )
 
 // FieldManager is the server-side apply field manager of deploy.
@@ -30,21 +27,18 @@ type DeployOptions struct {
 	Deploy deploy.Options
 	// AppsFile is an applications file to serve (--apps).
 	AppsFile string
-	// DryRun prints the objects instead of applying them (--dry-run).
-	DryRun bool
-	// OutDir writes the objects as a kustomize directory (--out).
-	OutDir string
+	// Manifests print the objects instead (--dry-run, -o) or write them
+	// (--out).
+	Manifests *cli.ManifestFlags
 	// Pin pins the image by digest (--pin, --image-layout).
 	Pin cli.PinFlags
-	// Output is -o yaml|json, for --dry-run.
-	Output *cli.OutputFlags
 }
 
 // NewDeployCommand returns the deploy command.
 func NewDeployCommand(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &DeployOptions{IOStreams: streams, Flags: f, Output: cli.NewOutputFlags(cli.OutputYAML, cli.OutputJSON)}
+	o := &DeployOptions{IOStreams: streams, Flags: f, Manifests: cli.NewManifestFlags(true)}
 	cmd := &cobra.Command{
-		Use:   "deploy [--store embedded|redis://HOST:PORT] [--replicas N] [--dry-run [-o yaml|json] | --out DIR]",
+		Use:   "deploy [--store embedded|redis://HOST:PORT] [--replicas N] [--dry-run [-o yaml|json|name] | --out DIR]",
 		Short: "Deploy the A/B/n service into a namespace",
 		Long: `Deploy the A/B/n service into the namespace (-n): a ServiceAccount, a Role that may
 only read Routes and the Deployments, Services and InferenceServices their versions
@@ -81,12 +75,9 @@ The objects are applied with server-side apply; --dry-run prints them instead, a
 	fl.BoolVar(&o.Deploy.GrafanaDashboard, "grafana-dashboard", false, "add the service's Grafana dashboard in a ConfigMap labelled grafana_dashboard: \"1\" (for Grafana's dashboard sidecar)")
 	fl.StringSliceVar(&o.Deploy.ReadinessResources, "readiness-resource", nil, "GROUP/RESOURCE of other kinds that versions name as readiness objects (repeatable), e.g. argoproj.io/rollouts: the service may read them")
 	fl.StringVar(&o.AppsFile, "apps", "", "serve the applications of this file (a ConfigMap) instead of reading Routes")
-	fl.BoolVar(&o.DryRun, "dry-run", false, "print the objects instead of applying them")
-	fl.StringVar(&o.OutDir, "out", "", "write the objects as a kustomize directory into DIR instead of applying them")
-	o.Output.AddFlags(cmd)
+	o.Manifests.AddFlags(cmd, "applying")
 	_ = cmd.MarkFlagFilename("apps", "yaml", "yml")
 	o.Pin.AddFlags(fl)
-	_ = cmd.MarkFlagDirname("out")
 	_ = cmd.MarkFlagDirname("image-layout")
 	return cmd
 }
@@ -111,10 +102,7 @@ func (o *DeployOptions) Complete() error {
 // Validate checks the flags.
 func (o *DeployOptions) Validate() error {
 	var errs []error
-	if o.DryRun && o.OutDir != "" {
-		errs = append(errs, errors.New("flags --dry-run and --out cannot be used together"))
-	}
-	if err := o.Output.Validate(); err != nil {
+	if err := o.Manifests.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := o.Deploy.Validate(); err != nil {
@@ -134,18 +122,8 @@ func (o *DeployOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case o.DryRun:
-		return cli.PrintObjects(o.Out, o.Output.Format, objs)
-	case o.OutDir != "":
-		if err := gitops.WriteDir(o.OutDir, objs); err != nil {
-			return fmt.Errorf("writing %s: %w", o.OutDir, err)
-		}
-		fmt.Fprintf(o.ErrOut, "wrote %d objects and a kustomization to %s\n", len(objs), o.OutDir)
-		return nil
+	if done, err := o.Manifests.Emit(o.Out, o.ErrOut, objs); done {
+		return err
 	}
-	// Printed as kubectl apply --server-side prints.
-	return cli.ApplyObjects(ctx, o.Flags, FieldManager, objs, func(m *meta.RESTMapping, obj *unstructured.Unstructured) {
-		fmt.Fprintf(o.Out, "%s/%s serverside-applied\n", m.Resource.GroupResource().String(), obj.GetName())
-	})
+	return cli.ApplyObjects(ctx, o.Flags, FieldManager, objs, o.Out)
 }

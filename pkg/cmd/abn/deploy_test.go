@@ -83,7 +83,7 @@ func TestDeployOut(t *testing.T) {
 	kc := kubeconfig(t, dir, "shop")
 	outDir := filepath.Join(dir, "gitops", "abn")
 	_, errOut, code := iter8(t, dir, "deploy", "--kubeconfig", kc, "--out", outDir)
-	if code != 0 || errOut != defaultImageWarning(t)+"wrote 6 objects and a kustomization to "+outDir+"\n" {
+	if code != 0 || errOut != defaultImageWarning(t)+"wrote 6 objects and kustomization.yaml to "+outDir+"\n" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	entries, err := os.ReadDir(outDir)
@@ -140,8 +140,10 @@ func TestDeployBadFlags(t *testing.T) {
 		{[]string{"--store", "redis://r:6379", "--storage-class", "fast"}, "Error: flag --storage-class is for the embedded store only\n"},
 		{[]string{"--storage-size", "lots"}, "Error: invalid value \"lots\" for flag --storage-size: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'\n"},
 		{[]string{"--name", "Abn_1"}, "Error: invalid value \"Abn_1\" for flag --name: a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')\n"},
-		{[]string{"--dry-run", "--out", "x"}, "Error: flags --dry-run and --out cannot be used together\n"},
-		{[]string{"--dry-run", "-o", "table"}, "Error: invalid value \"table\" for flag -o/--output: allowed values are yaml, json\n"},
+		{[]string{"--dry-run", "--out", "x"}, "Error: flags --dry-run and --out cannot be used together: print the objects, or write them\n"},
+		{[]string{"--dry-run=true"}, "Error: invalid value \"true\" for flag --dry-run: allowed values are none, client\n"},
+		{[]string{"-o", "json"}, "Error: flag -o/--output needs --dry-run: it prints the objects instead of applying them\n"},
+		{[]string{"--dry-run", "-o", "table"}, "Error: invalid value \"table\" for flag -o/--output: allowed values are yaml, json, name\n"},
 		{[]string{"--apps", "missing.yaml"}, "Error: flag --apps: open missing.yaml: no such file or directory\n"},
 		{[]string{"--apps", bad}, "Error: --apps is not a valid applications file:\n  applications[0].versions: must list at least one version\n"},
 		{[]string{"--readiness-resource", "rollouts"}, "Error: flag --readiness-resource: readiness resource \"rollouts\": must be group/resource, e.g. argoproj.io/rollouts (core/resource for the core group)\n"},
@@ -165,7 +167,7 @@ func TestDeployGrafanaDashboard(t *testing.T) {
 	kc := kubeconfig(t, dir, "shop")
 	outDir := filepath.Join(dir, "gitops", "abn")
 	_, errOut, code := iter8(t, dir, "deploy", "--kubeconfig", kc, "--grafana-dashboard", "--out", outDir)
-	if code != 0 || errOut != defaultImageWarning(t)+"wrote 7 objects and a kustomization to "+outDir+"\n" {
+	if code != 0 || errOut != defaultImageWarning(t)+"wrote 7 objects and kustomization.yaml to "+outDir+"\n" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	b, err := os.ReadFile(filepath.Join(outDir, "configmap-iter8-abn-dashboard.yaml"))

@@ -26,7 +26,7 @@ func TestDeployPinsTheImage(t *testing.T) {
 	kc := kubeconfig(t, dir, "shop")
 	outDir := filepath.Join(dir, "abn")
 	_, errOut, code := iter8(t, dir, "deploy", "--kubeconfig", kc, "--out", outDir, "--image", ref, "--pin")
-	if code != 0 || errOut != "wrote 6 objects and a kustomization to "+outDir+"\n" {
+	if code != 0 || errOut != "wrote 6 objects and kustomization.yaml to "+outDir+"\n" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	d, err := os.ReadFile(filepath.Join(outDir, "deployment-iter8-abn.yaml"))

@@ -20,7 +20,7 @@ func TestInstallPinsTheImage(t *testing.T) {
 	tag := strings.TrimPrefix(reconcile.DefaultImage(), version.ImageName("route")+":")
 	layout, pinned := imagetest.Layout(t, imagetest.Build(t, version.ImageRepository, tag))
 	_, errOut, code := iter8(t, dir, "install", "--out", "iter8", "--image-layout", layout)
-	if want := version.DefaultImageWarning(reconcile.DefaultImage()) + "\nwrote 9 objects to iter8\n"; code != 0 || errOut != want {
+	if want := version.DefaultImageWarning(reconcile.DefaultImage()) + "\nwrote 9 objects and kustomization.yaml to iter8\n"; code != 0 || errOut != want {
 		t.Fatalf("exit %d, stderr %q, want %q", code, errOut, want)
 	}
 	d, err := os.ReadFile(filepath.Join(dir, "iter8", "deployment-iter8-route-controller.yaml"))

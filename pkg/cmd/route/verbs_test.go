@@ -43,14 +43,14 @@ func TestInstallGolden(t *testing.T) {
 	golden(t, "install-dry-run", map[string]string{"objects.yaml": out})
 
 	out, errOut, code = iter8(t, dir, "install", "-n", "shop", "--namespaced", "--readiness-resource", "argoproj.io/rollouts", "--image", "iter8:test", "--out", "iter8")
-	if code != 0 || out != "" || errOut != "wrote 8 objects to iter8\n" {
+	if code != 0 || out != "" || errOut != "wrote 8 objects and kustomization.yaml to iter8\n" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	golden(t, "install-namespaced", readDir(t, filepath.Join(dir, "iter8")))
 
 	// The default image of this build, not a release, deploys with a warning.
 	_, errOut, code = iter8(t, dir, "install", "--out", "default")
-	if want := version.DefaultImageWarning(reconcile.DefaultImage()) + "\nwrote 9 objects to default\n"; code != 0 || errOut != want || !strings.Contains(want, "kubectl-iter8-route") {
+	if want := version.DefaultImageWarning(reconcile.DefaultImage()) + "\nwrote 9 objects and kustomization.yaml to default\n"; code != 0 || errOut != want || !strings.Contains(want, "kubectl-iter8-route") {
 		t.Fatalf("exit %d, stderr %q, want %q", code, errOut, want)
 	}
 }
@@ -65,7 +65,7 @@ func TestInstallFlagErrors(t *testing.T) {
 		{[]string{"install", "-o", "yaml"}, "Error: flag -o/--output needs --dry-run: it prints the objects instead of applying them\n"},
 		{[]string{"install", "--dry-run=server"}, "Error: invalid value \"server\" for flag --dry-run: allowed values are none, client\n"},
 		{[]string{"install", "--dry-run", "--out", "x"}, "Error: flags --dry-run and --out cannot be used together: print the objects, or write them\n"},
-		{[]string{"install", "--dry-run", "-o", "table"}, "Error: invalid value \"table\" for flag -o/--output: allowed values are yaml, json\n"},
+		{[]string{"install", "--dry-run", "-o", "table"}, "Error: invalid value \"table\" for flag -o/--output: allowed values are yaml, json, name\n"},
 		{[]string{"install", "--dry-run", "--replicas", "0"}, "Error: invalid flags: replicas must be at least 1, not 0\n"},
 		{[]string{"install", "--dry-run", "--readiness-resource", "rollouts"}, "Error: invalid flags: readiness resource \"rollouts\": must be group/resource, e.g. argoproj.io/rollouts (core/resource for the core group)\n"},
 		{[]string{"set-weight", "checkout", "v2"}, "Error: invalid weight \"v2\": want VERSION=N with N from 0 to 100, e.g. v2=20\n"},
@@ -387,7 +387,7 @@ func TestInstallGrafanaDashboard(t *testing.T) {
 	isolate(t)
 	dir := t.TempDir()
 	_, errOut, code := iter8(t, dir, "install", "--grafana-dashboard", "--image", "iter8:test", "--out", "iter8")
-	if code != 0 || errOut != "wrote 10 objects to iter8\n" {
+	if code != 0 || errOut != "wrote 10 objects and kustomization.yaml to iter8\n" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "iter8", "configmap-iter8-route-controller-dashboard.yaml"))

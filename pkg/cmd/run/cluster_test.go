@@ -51,6 +51,12 @@ func TestDryRunCreatesNothing(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
+	// As deploy and install print theirs: nothing the API server owns.
+	for _, field := range []string{"status:", "creationTimestamp:"} {
+		if strings.Contains(out, field) {
+			t.Errorf("the printed objects hold %s:\n%s", field, out)
+		}
+	}
 	var kinds []string
 	for _, doc := range strings.Split(out, "---\n") {
 		var m struct {
@@ -68,6 +74,10 @@ func TestDryRunCreatesNothing(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, kinds); diff != "" {
 		t.Errorf("printed objects (-want +got):\n%s", diff)
+	}
+	out, errOut, code = iter8(t, dir, "--kubeconfig", env.Kubeconfig, "-n", ns, "launch", "-f", "experiment.yaml", "--dry-run", "-o", "name", "--schedule", "@daily", "--image", "iter8:test")
+	if want := "secret/iter8-gitops\nserviceaccount/iter8-gitops\nrole.rbac.authorization.k8s.io/iter8-gitops\nrolebinding.rbac.authorization.k8s.io/iter8-gitops\ncronjob.batch/iter8-gitops\n"; code != 0 || out != want {
+		t.Errorf("-o name: exit %d, stdout %q, want %q\n%s", code, out, want, errOut)
 	}
 	secrets, err := env.Client.CoreV1().Secrets(ns).List(t.Context(), metav1.ListOptions{})
 	if err != nil || len(secrets.Items) != 0 {

@@ -8,11 +8,10 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/gitops"
 	"github.com/iter8-tools/iter8/pkg/runner"
@@ -96,7 +95,7 @@ func (o *GenerateOptions) Run(ctx context.Context) error {
 		return err
 	}
 	o.Job.warnDefaultImage(o.ErrOut)
-	us, err := toUnstructured(objs)
+	us, err := manifest.FromObjects(objs)
 	if err != nil {
 		return err
 	}
@@ -105,16 +104,4 @@ func (o *GenerateOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.ErrOut, "wrote %d objects and %s to %s\n", len(us), gitops.KustomizationFile, o.Out)
 	return nil
-}
-
-func toUnstructured(objs []runtime.Object) ([]*unstructured.Unstructured, error) {
-	out := make([]*unstructured.Unstructured, len(objs))
-	for i, obj := range objs {
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = &unstructured.Unstructured{Object: m}
-	}
-	return out, nil
 }

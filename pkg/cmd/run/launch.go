@@ -4,26 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/runner"
 	"github.com/iter8-tools/iter8/pkg/tasks"
-)
-
-// Values of --dry-run.
-const (
-	DryRunNone   = "none"
-	DryRunClient = "client"
 )
 
 // LaunchOptions are the options of launch.
@@ -41,10 +33,9 @@ type LaunchOptions struct {
 	// Job shapes the experiment's Job: --image, --schedule and its
 	// environment.
 	Job jobFlags
-	// DryRun is none or client (--dry-run).
-	DryRun string
-	// Output is -o yaml|json, for --dry-run=client.
-	Output *cli.OutputFlags
+	// Manifests print the objects instead of creating them (--dry-run,
+	// -o).
+	Manifests *cli.ManifestFlags
 
 	spec []byte
 	exp  *experiment.Experiment
@@ -52,7 +43,7 @@ type LaunchOptions struct {
 
 // NewLaunchCommand returns the launch command.
 func NewLaunchCommand(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &LaunchOptions{IOStreams: streams, Flags: f, DryRun: DryRunNone, Output: cli.NewOutputFlags(cli.OutputYAML, cli.OutputJSON)}
+	o := &LaunchOptions{IOStreams: streams, Flags: f, Manifests: cli.NewManifestFlags(false)}
 	cmd := &cobra.Command{
 		Use:   "launch -f experiment.yaml [--local]",
 		Short: "Run an experiment, in the cluster or locally",
@@ -97,9 +88,7 @@ result, marked failed; the exit code is 1 when the experiment failed.`,
 	cmd.Flags().BoolVar(&o.Local, "local", false, "run the experiment in this process instead of the cluster")
 	cmd.Flags().StringVar(&o.ResultPath, "result", "", "result file of a local run (default: result.yaml next to the experiment file)")
 	o.Job.addFlags(cmd)
-	cmd.Flags().StringVar(&o.DryRun, "dry-run", DryRunNone, `"client" prints the objects that would be created, creating nothing`)
-	cmd.Flags().Lookup("dry-run").NoOptDefVal = DryRunClient
-	o.Output.AddFlags(cmd)
+	o.Manifests.AddFlags(cmd, "creating")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	return cmd
 }
@@ -109,16 +98,13 @@ func (o *LaunchOptions) Validate() error {
 	if o.File == "" {
 		return errors.New("flag -f/--filename is required: the experiment file to run")
 	}
-	if !slices.Contains([]string{DryRunNone, DryRunClient}, o.DryRun) {
-		return fmt.Errorf("invalid value %q for flag --dry-run: allowed values are none, client", o.DryRun)
-	}
-	if o.Local && (o.Job.set() || o.DryRun != DryRunNone) {
+	if o.Local && (o.Job.set() || o.Manifests.DryRun != cli.DryRunNone) {
 		return errors.New("flags --image, --schedule, --env-from-secret, --secret-env and --dry-run are for in-cluster runs: not with --local")
 	}
 	if !o.Local && o.ResultPath != "" {
 		return errors.New("flag --result is for local runs: use it with --local")
 	}
-	return o.Output.Validate()
+	return o.Manifests.Validate()
 }
 
 // Complete reads and parses the experiment and fills in defaults.
@@ -152,9 +138,14 @@ func (o *LaunchOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.DryRun == DryRunClient {
+	if o.Manifests.DryRun == cli.DryRunClient {
 		o.Job.warnDefaultImage(o.ErrOut)
-		return printObjects(o.Out, o.Output.Format, objs)
+		us, err := manifest.FromObjects(objs)
+		if err != nil {
+			return err
+		}
+		_, err = o.Manifests.Emit(o.Out, o.ErrOut, us)
+		return err
 	}
 	c, err := clusterClient(o.Flags)
 	if err != nil {
@@ -190,24 +181,6 @@ func (o *LaunchOptions) runLocal(ctx context.Context) error {
 	fmt.Fprintf(o.ErrOut, "result written to %s; see it with: kubectl iter8-run report --result %s\n", o.ResultPath, o.ResultPath)
 	if res.Failed {
 		return &cli.ExitError{Code: 1, Err: fmt.Errorf("experiment %s failed: %s", o.exp.Metadata.Name, res.Error)}
-	}
-	return nil
-}
-
-// printObjects writes objects as a YAML stream or a JSON List.
-func printObjects(w io.Writer, format string, objs []runtime.Object) error {
-	if format == cli.OutputJSON {
-		return cli.PrintJSON(w, map[string]any{"apiVersion": "v1", "kind": "List", "items": objs})
-	}
-	for i, obj := range objs {
-		if i > 0 {
-			if _, err := io.WriteString(w, "---\n"); err != nil {
-				return err
-			}
-		}
-		if err := cli.PrintYAML(w, obj); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -171,7 +171,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"launch", "-f", "bad.yaml", "--result", "x.yaml"}, "Error: flag --result is for local runs: use it with --local\n"},
 		{[]string{"launch", "-f", "bad.yaml", "--local", "--schedule", "@daily"}, "Error: flags --image, --schedule, --env-from-secret, --secret-env and --dry-run are for in-cluster runs: not with --local\n"},
 		{[]string{"launch", "-f", "bad.yaml", "--dry-run=server"}, "Error: invalid value \"server\" for flag --dry-run: allowed values are none, client\n"},
-		{[]string{"launch", "-f", "bad.yaml", "--dry-run", "-o", "table"}, "Error: invalid value \"table\" for flag -o/--output: allowed values are yaml, json\n"},
+		{[]string{"launch", "-f", "bad.yaml", "--dry-run", "-o", "table"}, "Error: invalid value \"table\" for flag -o/--output: allowed values are yaml, json, name\n"},
 		{[]string{"report", "exp", "--result", "x.yaml"}, "Error: give an experiment NAME (in the cluster) or --result (a local run), not both\n"},
 		{[]string{"launch", "-f", "missing.yaml", "--local"}, "Error: reading experiment: open missing.yaml: no such file or directory\n"},
 		{[]string{"launch", "-f", "bad.yaml", "--local"}, "Error: bad.yaml is not a valid experiment:\n  bad.yaml:7: spec.tasks[0].with.qps: Invalid value: \"fast\": must be a number\n"},
