@@ -233,7 +233,7 @@ func (r *RouteReconciler) reconcile(ctx context.Context, sp *patch.SerialPatcher
 			return nil, err
 		}
 	}
-	if errs := render.Validate(route); len(errs) > 0 {
+	if errs := route.Validate(); len(errs) > 0 {
 		return nil, stalled(ReasonInvalidRoute, "%w", errs.ToAggregate())
 	}
 

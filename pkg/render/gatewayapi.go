@@ -1,12 +1,8 @@
 package render
 
 import (
-	"fmt"
-	"net"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 	gwapi "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -17,44 +13,6 @@ import (
 // gatewayAPI renders a gateway.networking.k8s.io/v1 HTTPRoute, or a
 // GRPCRoute for gRPC apps, whose backends are the versions' Services.
 type gatewayAPI struct{}
-
-func (gatewayAPI) Strategies() []v1alpha1.Strategy { return v1alpha1.Strategies }
-
-// Validate checks that every version has a Service of its own (the Gateway
-// API routes to Services, not to subsets of their pods) and that hosts are
-// names, not addresses.
-func (gatewayAPI) Validate(r *v1alpha1.Route) field.ErrorList {
-	return append(ownServices(r, "the Gateway API routes"), hostNames(r, "the Gateway API takes")...)
-}
-
-// ownServices reports versions that share a Service, for providers that
-// route to whole Services: who says who routes so.
-func ownServices(r *v1alpha1.Route, who string) field.ErrorList {
-	var errs field.ErrorList
-	vs := r.Spec.Versions
-	for i := range vs {
-		for _, w := range vs[:i] {
-			if w.Service.Name == vs[i].Service.Name {
-				errs = append(errs, field.Invalid(field.NewPath("spec", "versions").Index(i).Child("service", "name"), vs[i].Service.Name,
-					fmt.Sprintf("versions %s and %s share Service %s: %s to whole Services, so each version needs its own", w.Name, vs[i].Name, w.Service.Name, who)))
-				break
-			}
-		}
-	}
-	return errs
-}
-
-// hostNames reports hosts that are IP addresses, for providers that match
-// host names only: who says who takes names.
-func hostNames(r *v1alpha1.Route, who string) field.ErrorList {
-	var errs field.ErrorList
-	for i, h := range r.Spec.Hosts {
-		if net.ParseIP(h) != nil {
-			errs = append(errs, field.Invalid(field.NewPath("spec", "hosts").Index(i), h, who+" host names, not IP addresses"))
-		}
-	}
-	return errs
-}
 
 func (gatewayAPI) Render(p *Plan) ([]*unstructured.Unstructured, error) {
 	if p.Route.Spec.Protocol == v1alpha1.ProtocolGRPC {

@@ -1,15 +1,12 @@
 package render
 
 import (
-	"fmt"
-	"maps"
 	"strings"
 
 	istionet "istio.io/api/networking/v1"
 	istioclient "istio.io/client-go/pkg/apis/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
@@ -19,24 +16,6 @@ import (
 // version's Service, and a DestinationRule with a subset per version for
 // every Service that versions share.
 type istio struct{}
-
-func (istio) Strategies() []v1alpha1.Strategy { return v1alpha1.Strategies }
-
-// Validate checks that versions sharing a Service select different pods.
-func (istio) Validate(r *v1alpha1.Route) field.ErrorList {
-	var errs field.ErrorList
-	vs := r.Spec.Versions
-	for i := range vs {
-		for _, w := range vs[:i] {
-			if w.Service.Name == vs[i].Service.Name && maps.Equal(subsetLabels(&w), subsetLabels(&vs[i])) {
-				errs = append(errs, field.Invalid(field.NewPath("spec", "versions").Index(i).Child("service", "labels"), subsetLabels(&vs[i]),
-					fmt.Sprintf("versions %s and %s share Service %s and would select the same pods: give each its own labels", w.Name, vs[i].Name, w.Service.Name)))
-				break
-			}
-		}
-	}
-	return errs
-}
 
 func (istio) Render(p *Plan) ([]*unstructured.Unstructured, error) {
 	s := &p.Route.Spec
@@ -72,19 +51,10 @@ func destinationRule(p *Plan, service string) *istioclient.DestinationRule {
 	dr.Spec.Host = serviceHost(p, service)
 	for _, v := range p.Route.Spec.Versions {
 		if v.Service.Name == service {
-			dr.Spec.Subsets = append(dr.Spec.Subsets, &istionet.Subset{Name: v.Name, Labels: subsetLabels(&v)})
+			dr.Spec.Subsets = append(dr.Spec.Subsets, &istionet.Subset{Name: v.Name, Labels: v.SubsetLabels()})
 		}
 	}
 	return dr
-}
-
-// subsetLabels are the labels of a version's pods: its service labels, or
-// Istio's convention version: <name>.
-func subsetLabels(v *v1alpha1.Version) map[string]string {
-	if len(v.Service.Labels) > 0 {
-		return v.Service.Labels
-	}
-	return map[string]string{"version": v.Name}
 }
 
 // hostsOr returns the Route's hosts, or defaults when it has none.

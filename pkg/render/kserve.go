@@ -1,13 +1,10 @@
 package render
 
 import (
-	"fmt"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
@@ -23,25 +20,6 @@ const knativeLocalGateway = "knative-local-gateway.istio-system.svc.cluster.loca
 // (<inferenceService>-predictor.<namespace>.svc.cluster.local), and an
 // ExternalName Service <app> so that the app's host name resolves.
 type kserve struct{}
-
-func (kserve) Strategies() []v1alpha1.Strategy {
-	// A mirrored request keeps the Host header of the request it copies, so
-	// Knative would send it to the primary's predictor.
-	return []v1alpha1.Strategy{v1alpha1.StrategyBlueGreen, v1alpha1.StrategyCanary, v1alpha1.StrategyABN}
-}
-
-// Validate checks that no InferenceService is named after the app: KServe
-// already owns a Service and a VirtualService with its name.
-func (kserve) Validate(r *v1alpha1.Route) field.ErrorList {
-	var errs field.ErrorList
-	for i, v := range r.Spec.Versions {
-		if v.InferenceService.Name == r.Spec.App {
-			errs = append(errs, field.Invalid(field.NewPath("spec", "versions").Index(i).Child("inferenceService", "name"), v.InferenceService.Name,
-				fmt.Sprintf("the app %s must be named apart from its InferenceServices: KServe owns a Service and VirtualService named after each", r.Spec.App)))
-		}
-	}
-	return errs
-}
 
 func (kserve) Render(p *Plan) ([]*unstructured.Unstructured, error) {
 	s := &p.Route.Spec

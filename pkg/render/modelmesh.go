@@ -5,7 +5,6 @@ import (
 	istioclient "istio.io/client-go/pkg/apis/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
@@ -26,14 +25,6 @@ const (
 // VirtualService that sends each version's requests to the modelmesh-serving
 // Service with the mm-vmodel-id header naming the version's predictor.
 type modelMesh struct{}
-
-func (modelMesh) Strategies() []v1alpha1.Strategy {
-	// A mirrored request keeps the mm-vmodel-id header of the request it
-	// copies, so ModelMesh would serve it with the primary's model.
-	return []v1alpha1.Strategy{v1alpha1.StrategyBlueGreen, v1alpha1.StrategyCanary, v1alpha1.StrategyABN}
-}
-
-func (modelMesh) Validate(*v1alpha1.Route) field.ErrorList { return nil }
 
 func (modelMesh) Render(p *Plan) ([]*unstructured.Unstructured, error) {
 	s := &p.Route.Spec

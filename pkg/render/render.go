@@ -31,13 +31,10 @@ const (
 	LabelRoute = "iter8.tools/route"
 )
 
-// Renderer renders the routing resources of one provider.
+// Renderer renders the routing resources of one provider. What a provider
+// can render is the API's to say (v1alpha1.ProviderStrategies and
+// Route.Validate).
 type Renderer interface {
-	// Strategies lists the strategies the provider can render.
-	Strategies() []v1alpha1.Strategy
-	// Validate reports what the provider cannot render in a Route that is
-	// otherwise valid, with field paths.
-	Validate(r *v1alpha1.Route) field.ErrorList
 	// Render returns the provider's objects for a valid, defaulted plan, in
 	// a stable order, in the Route's namespace and labelled with
 	// LabelManagedBy and LabelRoute.
@@ -63,40 +60,18 @@ func For(p v1alpha1.Provider) (Renderer, bool) {
 // not valid: it cannot render until its spec changes.
 var ErrInvalid = errors.New("invalid Route")
 
-// Validate reports every problem of a Route with its field path: those of
-// Route.Validate, a strategy the provider does not support, and whatever
-// else the provider cannot render.
-func Validate(r *v1alpha1.Route) field.ErrorList {
-	_, errs := defaulted(r)
-	return errs
-}
-
-// defaulted validates r (see Validate) and returns a defaulted copy of it,
-// or its problems.
+// defaulted validates r (Route.Validate) and returns a defaulted copy of
+// it, or its problems.
 func defaulted(r *v1alpha1.Route) (*v1alpha1.Route, field.ErrorList) {
-	errs := r.Validate()
-	rd, ok := renderers[r.Spec.Provider]
-	if !ok {
-		return nil, errs // Route.Validate named the bad provider
-	}
-	if s := r.Spec.Strategy; s != "" && slices.Contains(v1alpha1.Strategies, s) && !slices.Contains(rd.Strategies(), s) {
-		errs = append(errs, &field.Error{
-			Type: field.ErrorTypeNotSupported, Field: "spec.strategy", BadValue: s,
-			Detail: fmt.Sprintf("provider %s supports %s", r.Spec.Provider, quoted(rd.Strategies())),
-		})
-	}
-	if len(errs) > 0 {
+	if errs := r.Validate(); len(errs) > 0 {
 		return nil, errs
 	}
 	d := r.DeepCopy()
 	d.Default()
-	if errs := rd.Validate(d); len(errs) > 0 {
-		return nil, errs
-	}
 	return d, nil
 }
 
-// PlanOf validates a Route (see Validate) and resolves a defaulted copy of
+// PlanOf validates a Route (Route.Validate) and resolves a defaulted copy of
 // it against the versions in ready and the rollout's step (nil: none has
 // started), or returns its problems.
 func PlanOf(r *v1alpha1.Route, ready sets.Set[string], step *Step) (*Plan, field.ErrorList) {
@@ -382,13 +357,4 @@ func serviceHost(p *Plan, name string) string {
 // cookie name=value, wherever it is in the header.
 func cookieRegex(c *v1alpha1.CookieMatch) string {
 	return `^(.*?;\s*)?` + regexp.QuoteMeta(c.Name) + "=" + regexp.QuoteMeta(c.Value) + `(;.*)?$`
-}
-
-// quoted lists values as "a", "b", "c".
-func quoted[T ~string](values []T) string {
-	q := make([]string, len(values))
-	for i, v := range values {
-		q[i] = fmt.Sprintf("%q", v)
-	}
-	return strings.Join(q, ", ")
 }

@@ -130,8 +130,10 @@ func TestGolden(t *testing.T) {
 		})
 	}
 	for _, p := range v1alpha1.Providers {
-		rd, _ := render.For(p)
-		for _, s := range rd.Strategies() {
+		if _, ok := render.For(p); !ok {
+			t.Errorf("no renderer for provider %s", p)
+		}
+		for _, s := range v1alpha1.ProviderStrategies[p] {
 			if !covered[string(p)+"/"+string(s)] {
 				t.Errorf("no golden file for provider %s with strategy %s", p, s)
 			}

@@ -5,7 +5,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
@@ -17,37 +16,6 @@ import (
 // and a headers Middleware per version that names it in responses. Unlike
 // Traefik's Gateway API provider, this renders mirror.
 type traefik struct{}
-
-func (traefik) Strategies() []v1alpha1.Strategy { return v1alpha1.Strategies }
-
-// Validate checks that every version has a Service of its own (Traefik
-// routes to whole Services), that hosts are names, and that no value put in
-// a rule holds a backtick, which quotes values in Traefik's rule syntax.
-func (traefik) Validate(r *v1alpha1.Route) field.ErrorList {
-	errs := append(ownServices(r, "Traefik routes"), hostNames(r, "Traefik's Host rule takes")...)
-	for i, v := range r.Spec.Versions {
-		for j, m := range v.Match {
-			mp := field.NewPath("spec", "versions").Index(i).Child("match").Index(j)
-			for k, h := range m.Headers {
-				hp := mp.Child("headers").Index(k)
-				errs = append(errs, noBacktick(hp.Child("name"), h.Name)...)
-				errs = append(errs, noBacktick(hp.Child("value"), h.Value)...)
-			}
-			if c := m.Cookie; c != nil {
-				errs = append(errs, noBacktick(mp.Child("cookie", "name"), c.Name)...)
-				errs = append(errs, noBacktick(mp.Child("cookie", "value"), c.Value)...)
-			}
-		}
-	}
-	return errs
-}
-
-func noBacktick(p *field.Path, v string) field.ErrorList {
-	if strings.Contains(v, "`") {
-		return field.ErrorList{field.Invalid(p, v, "Traefik rules quote values with backticks, so a value cannot hold one")}
-	}
-	return nil
-}
 
 // The kinds rendered, in traefik.io/v1alpha1.
 type (

@@ -89,29 +89,34 @@ func valid(p v1alpha1.Provider, s v1alpha1.Strategy) *v1alpha1.Route {
 	return r
 }
 
-// TestCRDAgreesWithRenderers creates a Route for every provider and
-// strategy: the CRD accepts exactly those the provider's renderer supports.
-func TestCRDAgreesWithRenderers(t *testing.T) {
+// TestCRDAgreesWithTheSupportTable creates a Route for every provider and
+// strategy: the CRD and Route.Validate accept exactly those of the
+// provider's row in v1alpha1.ProviderStrategies, and each renders.
+func TestCRDAgreesWithTheSupportTable(t *testing.T) {
 	testenv.SkipShort(t)
 	rc, ns := routes(t)
 	for _, p := range v1alpha1.Providers {
-		rd, ok := render.For(p)
+		row, ok := v1alpha1.ProviderStrategies[p]
 		if !ok {
-			t.Fatalf("no renderer for provider %s", p)
+			t.Fatalf("no row for provider %s in the support table", p)
 		}
 		for _, s := range v1alpha1.Strategies {
 			r := valid(p, s)
 			r.Name = string(p) + "-" + string(s)
 			_, err := create(t.Context(), rc, ns, r)
-			supported := slices.Contains(rd.Strategies(), s)
+			supported := slices.Contains(row, s)
 			if supported && err != nil {
-				t.Errorf("%s/%s: supported by the renderer, refused by the API server: %v", p, s, err)
+				t.Errorf("%s/%s: supported by the table, refused by the API server: %v", p, s, err)
 			}
 			if !supported && !apierrors.IsInvalid(err) {
-				t.Errorf("%s/%s: not supported by the renderer, API server says %v", p, s, err)
+				t.Errorf("%s/%s: not supported by the table, API server says %v", p, s, err)
 			}
-			if errs := render.Validate(r); (len(errs) == 0) != supported {
-				t.Errorf("%s/%s: supported %v, render.Validate: %v", p, s, supported, errs)
+			if errs := r.Validate(); (len(errs) == 0) != supported {
+				t.Errorf("%s/%s: supported %v, Route.Validate: %v", p, s, supported, errs)
+			}
+			r.Namespace = ns
+			if _, err := render.Render(r, render.AllVersions(r)); (err == nil) != supported {
+				t.Errorf("%s/%s: supported %v, render.Render: %v", p, s, supported, err)
 			}
 		}
 	}
@@ -268,7 +273,7 @@ func TestCRDRejectsBadRoutes(t *testing.T) {
 				t.Errorf("API server message lacks %q:\n%v", tc.apiServer, err)
 			}
 			var fields []string
-			for _, e := range render.Validate(r) {
+			for _, e := range r.Validate() {
 				fields = append(fields, e.Field)
 			}
 			if !slices.Contains(fields, tc.field) {

@@ -1,6 +1,6 @@
 // Package route reads Route files. Decoding is strict and reports every
 // problem at once, each with its line and field path: unknown fields, wrong
-// types, and everything render.Validate finds (the CRD's rules, and what the
+// types, and everything Route.Validate finds (the CRD's rules, and what the
 // provider cannot render). The API types are in package v1alpha1.
 package route
 
@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/iter8-tools/iter8/pkg/render"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 	"github.com/iter8-tools/iter8/pkg/yamlstrict"
 )
@@ -62,7 +61,7 @@ func Parse(name string, data []byte) (*v1alpha1.Route, error) {
 	if r.Kind != "Route" {
 		d.Add(field.NotSupported(field.NewPath("kind"), r.Kind, []string{"Route"}))
 	}
-	for _, e := range render.Validate(r) {
+	for _, e := range r.Validate() {
 		// A value that could not be decoded is already reported.
 		if !slices.ContainsFunc(structural, func(s *field.Error) bool { return within(e.Field, s.Field) }) {
 			d.Add(e)

@@ -21,7 +21,6 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/iter8-tools/iter8/pkg/gitops"
-	"github.com/iter8-tools/iter8/pkg/render"
 	"github.com/iter8-tools/iter8/pkg/route"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
@@ -182,7 +181,7 @@ func (o *EditOptions) Run(ctx context.Context) error {
 		if msg, err = o.edit(r); err != nil {
 			return err
 		}
-		if errs := render.Validate(r); len(errs) > 0 {
+		if errs := r.Validate(); len(errs) > 0 {
 			return fmt.Errorf("the change would make the Route invalid: %w", errs.ToAggregate())
 		}
 		return c.Update(ctx, r)

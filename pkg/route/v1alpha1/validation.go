@@ -48,9 +48,11 @@ var headerToken = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+\\-.^_`|~]+$")
 var cookieValue = regexp.MustCompile(`^[^;,\s"\\]*$`)
 
 // Validate reports every problem of the Route with its field path: the
-// rules of the CRD's schema and CEL expressions, and the rules they cannot
-// express. Whether the provider supports the strategy is left to the
-// renderers (see package render). Defaults need not be filled in.
+// rules of the CRD's schema and CEL expressions, whether the provider
+// supports the strategy (ProviderStrategies), and, once everything else
+// holds, the provider's rules over several versions that CEL does not
+// express. It is the one judge of a Route: files, edits, the renderer and
+// the controller all ask it. Defaults need not be filled in.
 func (r *Route) Validate() field.ErrorList {
 	var errs field.ErrorList
 	s := &r.Spec
@@ -141,10 +143,14 @@ func (r *Route) Validate() field.ErrorList {
 		}
 	}
 
+	errs = append(errs, s.validateStrategy()...)
 	errs = append(errs, s.validateVersions(spec.Child("versions"))...)
 	errs = append(errs, validateSink(s.Sink, spec.Child("sink"))...)
 	errs = append(errs, s.validateRollout(spec)...)
-	return errs
+	if len(errs) > 0 {
+		return errs
+	}
+	return r.validateProvider()
 }
 
 // Limits of a rollout, the same as the CRD's.
