@@ -19,11 +19,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/iter8-tools/iter8/examples/abn/app"
+	"github.com/iter8-tools/iter8/internal/abntest/servicetest"
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/abn/deploy"
 	"github.com/iter8-tools/iter8/pkg/abn/sdk"
-	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 // checkoutRoute is the abn Route of the walk-through: 60% of shoppers to

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/iter8-tools/iter8/config/grafana"
-	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
-	"github.com/iter8-tools/iter8/pkg/testenv"
+	"github.com/iter8-tools/iter8/internal/abntest/servicetest"
+	"github.com/iter8-tools/iter8/internal/testenv"
 )
 
 // TestGrafanaDashboardsQueryRealSeries: a real Prometheus scrapes a

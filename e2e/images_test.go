@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/iter8-tools/iter8/internal/image"
-	"github.com/iter8-tools/iter8/pkg/testenv"
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/version"
 )
 

@@ -14,9 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/abn/deploy"
 	"github.com/iter8-tools/iter8/pkg/reconcile"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 	"github.com/iter8-tools/iter8/pkg/version"
 )
 

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/iter8-tools/iter8/pkg/testenv"
+	"github.com/iter8-tools/iter8/internal/testenv"
 )
 
 // The version and commit the binaries are built with.

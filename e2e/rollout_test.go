@@ -14,10 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/iter8-tools/iter8/pkg/gitops/gittest"
+	"github.com/iter8-tools/iter8/internal/gittest"
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/reconcile"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 // rolloutRoute is checkout's Route on cluster: blue-green over primary and

@@ -13,8 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/iter8-tools/iter8/pkg/gitops/gittest"
-	"github.com/iter8-tools/iter8/pkg/testenv"
+	"github.com/iter8-tools/iter8/internal/gittest"
+	"github.com/iter8-tools/iter8/internal/testenv"
 )
 
 // TestRouteGitOpsWithFlux is the headline flow: the Route controller,

@@ -18,8 +18,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
 
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 // kubectlAdmin runs kubectl against env as the admin with the built

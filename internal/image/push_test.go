@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/iter8-tools/iter8/pkg/testenv"
+	"github.com/iter8-tools/iter8/internal/testenv"
 )
 
 // TestPushAndPin pushes the images to a real registry with the Docker

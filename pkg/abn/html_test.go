@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/stats"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 // TestHTMLShowsMarkupAsText: application, version, metric names and notes

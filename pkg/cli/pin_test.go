@@ -7,8 +7,8 @@ import (
 
 	"github.com/iter8-tools/iter8/internal/image"
 	"github.com/iter8-tools/iter8/internal/image/imagetest"
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/cli"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 func TestPinFromLayout(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/iter8-tools/iter8/pkg/yamlstrict"
+	"github.com/iter8-tools/iter8/internal/yamlstrict"
 )
 
 // Problem is one thing wrong with an experiment file.

@@ -11,8 +11,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/iter8-tools/iter8/internal/gittest"
 	"github.com/iter8-tools/iter8/pkg/gitops"
-	"github.com/iter8-tools/iter8/pkg/gitops/gittest"
 )
 
 // isolate keeps the user's Git configuration away from go-git.

@@ -16,7 +16,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/iter8-tools/iter8/pkg/gitops/gittest"
+	"github.com/iter8-tools/iter8/internal/gittest"
 	"github.com/iter8-tools/iter8/pkg/reconcile"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )

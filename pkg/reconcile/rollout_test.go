@@ -22,8 +22,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/iter8-tools/iter8/internal/gittest"
 	"github.com/iter8-tools/iter8/pkg/experiment"
-	"github.com/iter8-tools/iter8/pkg/gitops/gittest"
 	"github.com/iter8-tools/iter8/pkg/reconcile"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 	"github.com/iter8-tools/iter8/pkg/runner"

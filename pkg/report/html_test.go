@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iter8-tools/iter8/internal/load"
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/experiment"
-	"github.com/iter8-tools/iter8/pkg/load"
 	"github.com/iter8-tools/iter8/pkg/report"
 	"github.com/iter8-tools/iter8/pkg/stats"
 	"github.com/iter8-tools/iter8/pkg/tasks/assess"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 // loadResult is the result of a load test of each version (requests each,

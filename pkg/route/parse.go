@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/iter8-tools/iter8/internal/yamlstrict"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
-	"github.com/iter8-tools/iter8/pkg/yamlstrict"
 )
 
 // Problem is one thing wrong with a Route file.

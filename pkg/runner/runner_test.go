@@ -22,10 +22,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/runner"
 	"github.com/iter8-tools/iter8/pkg/tasks"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 var (

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/iter8-tools/iter8/pkg/testenv"
+	"github.com/iter8-tools/iter8/internal/testenv"
 )
 
 // env is the real control plane of the tests.

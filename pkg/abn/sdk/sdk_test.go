@@ -20,11 +20,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/iter8-tools/iter8/internal/abntest/servicetest"
 	"github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/abn/abnpb"
 	"github.com/iter8-tools/iter8/pkg/abn/sdk"
 	"github.com/iter8-tools/iter8/pkg/abn/service"
-	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
 	"github.com/iter8-tools/iter8/pkg/abn/store"
 )
 

@@ -30,10 +30,10 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 
+	"github.com/iter8-tools/iter8/internal/abntest/servicetest"
 	"github.com/iter8-tools/iter8/pkg/abn/abnpb"
 	"github.com/iter8-tools/iter8/pkg/abn/legacypb"
 	"github.com/iter8-tools/iter8/pkg/abn/sdk"
-	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
 	"github.com/iter8-tools/iter8/pkg/stats"
 )
 

@@ -8,10 +8,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/iter8-tools/iter8/internal/abntest/storetest"
 	"github.com/iter8-tools/iter8/pkg/abn/abnpb"
 	"github.com/iter8-tools/iter8/pkg/abn/sdk"
 	"github.com/iter8-tools/iter8/pkg/abn/service"
-	"github.com/iter8-tools/iter8/pkg/abn/store/storetest"
 )
 
 // TestRedisOutage stops the service's Redis mid-run: lookups keep

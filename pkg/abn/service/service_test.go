@@ -22,12 +22,12 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/iter8-tools/iter8/internal/abntest/servicetest"
+	"github.com/iter8-tools/iter8/internal/abntest/storetest"
 	"github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/abn/abnpb"
 	"github.com/iter8-tools/iter8/pkg/abn/service"
-	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
 	"github.com/iter8-tools/iter8/pkg/abn/store"
-	"github.com/iter8-tools/iter8/pkg/abn/store/storetest"
 )
 
 const appsYAML = `applications:

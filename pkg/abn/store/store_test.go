@@ -10,9 +10,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/iter8-tools/iter8/internal/abntest/storetest"
 	"github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/abn/store"
-	"github.com/iter8-tools/iter8/pkg/abn/store/storetest"
 	"github.com/iter8-tools/iter8/pkg/stats"
 )
 

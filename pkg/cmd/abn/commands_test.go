@@ -10,9 +10,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/iter8-tools/iter8/examples/abn/app"
+	"github.com/iter8-tools/iter8/internal/abntest/servicetest"
 	abnpkg "github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/abn/sdk"
-	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
 )
 
 const checkoutApps = "applications: [{name: checkout, versions: [{name: v1, weight: 50}, {name: v2, weight: 50}]}]"

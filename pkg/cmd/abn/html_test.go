@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iter8-tools/iter8/internal/abntest/servicetest"
+	"github.com/iter8-tools/iter8/internal/testenv"
 	abnpkg "github.com/iter8-tools/iter8/pkg/abn"
-	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 // TestMetricsHTMLInChromium: metrics -o html, and the service's

@@ -9,9 +9,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/cmd/abn"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

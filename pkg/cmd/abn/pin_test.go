@@ -9,7 +9,7 @@ import (
 
 	"github.com/iter8-tools/iter8/internal/image"
 	"github.com/iter8-tools/iter8/internal/image/imagetest"
-	"github.com/iter8-tools/iter8/pkg/testenv"
+	"github.com/iter8-tools/iter8/internal/testenv"
 )
 
 // TestDeployPinsTheImage writes the service with its image pinned by the

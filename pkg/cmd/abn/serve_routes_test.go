@@ -16,12 +16,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/iter8-tools/iter8/internal/abntest/servicetest"
+	"github.com/iter8-tools/iter8/internal/testenv"
 	abnpkg "github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/abn/legacypb"
 	"github.com/iter8-tools/iter8/pkg/abn/routes"
-	"github.com/iter8-tools/iter8/pkg/abn/service/servicetest"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 // TestServeReadsRoutes runs serve without --apps, as deploy without --apps

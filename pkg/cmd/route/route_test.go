@@ -13,10 +13,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/iter8-tools/iter8/internal/gittest"
 	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/cmd/route"
 	"github.com/iter8-tools/iter8/pkg/gitops"
-	"github.com/iter8-tools/iter8/pkg/gitops/gittest"
 	"github.com/iter8-tools/iter8/pkg/render"
 	routefile "github.com/iter8-tools/iter8/pkg/route"
 )

@@ -21,13 +21,13 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/iter8-tools/iter8/config/grafana"
+	"github.com/iter8-tools/iter8/internal/gittest"
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/cmd/route"
-	"github.com/iter8-tools/iter8/pkg/gitops/gittest"
 	"github.com/iter8-tools/iter8/pkg/reconcile"
 	routefile "github.com/iter8-tools/iter8/pkg/route"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 	"github.com/iter8-tools/iter8/pkg/version"
 )
 

@@ -14,8 +14,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/gitops"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 var env *testenv.Env

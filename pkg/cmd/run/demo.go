@@ -8,8 +8,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/iter8-tools/iter8/internal/demo"
 	"github.com/iter8-tools/iter8/pkg/cli"
-	"github.com/iter8-tools/iter8/pkg/demo"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/tasks"
 )

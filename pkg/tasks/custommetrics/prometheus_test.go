@@ -17,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/tasks/assess"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 // TestPrometheus runs the task against a real Prometheus that scrapes a test

@@ -21,8 +21,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/iter8-tools/iter8/internal/load"
 	"github.com/iter8-tools/iter8/pkg/experiment"
-	"github.com/iter8-tools/iter8/pkg/load"
 )
 
 // Name is the task's name in experiment.yaml.

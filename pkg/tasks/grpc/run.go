@@ -17,8 +17,8 @@ import (
 	"github.com/bojand/ghz/runner"
 	"google.golang.org/grpc/codes"
 
+	"github.com/iter8-tools/iter8/internal/load"
 	"github.com/iter8-tools/iter8/pkg/experiment"
-	"github.com/iter8-tools/iter8/pkg/load"
 	"github.com/iter8-tools/iter8/pkg/stats"
 )
 

@@ -18,8 +18,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/iter8-tools/iter8/internal/load/loadtest"
 	"github.com/iter8-tools/iter8/pkg/experiment"
-	"github.com/iter8-tools/iter8/pkg/load/loadtest"
 	"github.com/iter8-tools/iter8/pkg/tasks/assess"
 	httptask "github.com/iter8-tools/iter8/pkg/tasks/http"
 )

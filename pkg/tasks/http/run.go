@@ -14,8 +14,8 @@ import (
 	"fortio.org/fortio/periodic"
 	"fortio.org/log"
 
+	"github.com/iter8-tools/iter8/internal/load"
 	"github.com/iter8-tools/iter8/pkg/experiment"
-	"github.com/iter8-tools/iter8/pkg/load"
 	"github.com/iter8-tools/iter8/pkg/stats"
 )
 

@@ -14,9 +14,9 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/utils/ptr"
 
+	"github.com/iter8-tools/iter8/internal/testenv"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/tasks/ready"
-	"github.com/iter8-tools/iter8/pkg/testenv"
 )
 
 var env *testenv.Env

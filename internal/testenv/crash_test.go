@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iter8-tools/iter8/pkg/testenv"
+	"github.com/iter8-tools/iter8/internal/testenv"
 )
 
 // TestProcessesDieWithTheTest runs a copy of this test binary that starts a

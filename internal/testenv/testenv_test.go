@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/iter8-tools/iter8/pkg/testenv"
+	"github.com/iter8-tools/iter8/internal/testenv"
 )
 
 var env *testenv.Env

@@ -374,7 +374,7 @@ func (n *Node) pauseImage(ctx context.Context) (v1.Image, error) {
 		return nil, err
 	}
 	bin := filepath.Join(n.dir, "pause")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./pkg/testenv/pause")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./internal/testenv/pause")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iter8-tools/iter8/pkg/testenv"
+	"github.com/iter8-tools/iter8/internal/testenv"
 )
 
 var (

@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/iter8-tools/iter8/pkg/yamlstrict"
+	"github.com/iter8-tools/iter8/internal/yamlstrict"
 )
 
 // level is decoded from text.
