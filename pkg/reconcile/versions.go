@@ -17,6 +17,7 @@ import (
 
 	"github.com/iter8-tools/iter8/pkg/readiness"
 	"github.com/iter8-tools/iter8/pkg/render"
+	routefile "github.com/iter8-tools/iter8/pkg/route"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
@@ -69,7 +70,7 @@ type check struct {
 // versionChecks lists the objects a version names, with their checks: its
 // backend, then its readiness objects.
 func versionChecks(route *v1alpha1.Route, v *v1alpha1.Version) ([]check, error) {
-	checks, err := readiness.VersionChecks(route, v)
+	checks, err := routefile.VersionChecks(route, v)
 	if err != nil {
 		return nil, err
 	}

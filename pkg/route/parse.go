@@ -1,7 +1,8 @@
 // Package route reads Route files. Decoding is strict and reports every
 // problem at once, each with its line and field path: unknown fields, wrong
 // types, and everything Route.Validate finds (the CRD's rules, and what the
-// provider cannot render). The API types are in package v1alpha1.
+// provider cannot render). VersionChecks turns a version into the readiness
+// checks that decide it. The API types are in package v1alpha1.
 package route
 
 import (

@@ -27,6 +27,7 @@ import (
 
 	"github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/readiness"
+	routefile "github.com/iter8-tools/iter8/pkg/route"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
@@ -244,7 +245,7 @@ type reads struct {
 func (r *RouteApplications) versionReady(ctx context.Context, route *v1alpha1.Route, v *v1alpha1.Version, rd *reads) (ready, known bool) {
 	// Judged as the Route reconciler judges them, so that users are only
 	// assigned to versions the routing serves.
-	checks, err := readiness.VersionChecks(route, v)
+	checks, err := routefile.VersionChecks(route, v)
 	if err != nil {
 		return false, true
 	}

@@ -1,4 +1,4 @@
-package readiness_test
+package route_test
 
 import (
 	"testing"
@@ -8,11 +8,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/iter8-tools/iter8/pkg/readiness"
+	"github.com/iter8-tools/iter8/pkg/route"
 	"github.com/iter8-tools/iter8/pkg/route/v1alpha1"
 )
 
 func TestVersionChecks(t *testing.T) {
-	route := &v1alpha1.Route{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "shop"}}
+	r := &v1alpha1.Route{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "shop"}}
 	deploy := schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
 	tests := []struct {
 		name    string
@@ -45,7 +46,7 @@ func TestVersionChecks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := readiness.VersionChecks(route, &tc.version)
+			got, err := route.VersionChecks(r, &tc.version)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,7 +56,7 @@ func TestVersionChecks(t *testing.T) {
 		})
 	}
 	bad := &v1alpha1.Version{Name: "v3", Readiness: []v1alpha1.ObjectReference{{APIVersion: "a/b/c", Kind: "X", Name: "x"}}}
-	if _, err := readiness.VersionChecks(route, bad); err == nil {
+	if _, err := route.VersionChecks(r, bad); err == nil {
 		t.Error("a bad apiVersion was accepted")
 	}
 }
