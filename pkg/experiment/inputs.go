@@ -1,6 +1,10 @@
 package experiment
 
-import "path/filepath"
+import (
+	"path/filepath"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
 
 // FileInput is a file, or the files of a folder, that a task's parameters
 // name and that the task reads from the disk of wherever the experiment
@@ -38,6 +42,25 @@ type EnvInput struct {
 // name (credentials, secret URLs). Env is called after Validate.
 type EnvReader interface {
 	Env() []EnvInput
+}
+
+// ObjectInput is an object of the cluster a task's parameters name, read
+// when the task runs.
+type ObjectInput struct {
+	// Field is the parameter's path under the task's with, e.g. objects[0].
+	Field string
+	// Resource is the object's resource.
+	Resource schema.GroupVersionResource
+	// Namespace and Name name the object.
+	Namespace, Name string
+}
+
+// ObjectReader is a task that reads objects of the cluster its parameters
+// name; namespace, the experiment's, is the namespace of objects that name
+// none. An in-cluster experiment may read exactly these objects.
+// ClusterObjects is called after Validate.
+type ObjectReader interface {
+	ClusterObjects(namespace string) []ObjectInput
 }
 
 // ResolvePath makes a path that a spec writes relative to the experiment

@@ -25,7 +25,6 @@ import (
 
 	"github.com/iter8-tools/iter8/internal/manifest"
 	"github.com/iter8-tools/iter8/pkg/experiment"
-	"github.com/iter8-tools/iter8/pkg/tasks/ready"
 	"github.com/iter8-tools/iter8/pkg/version"
 )
 
@@ -94,10 +93,10 @@ func Objects(exp *experiment.Experiment, spec []byte, o Options) ([]runtime.Obje
 	// A Role grants nothing outside its namespace, and the Job gets nothing
 	// cluster-wide.
 	for i, t := range exp.Spec.Tasks {
-		if rt, ok := t.Params().(*ready.Task); ok {
-			for j, obj := range rt.Resolved(o.Namespace) {
+		if rd, ok := t.Params().(experiment.ObjectReader); ok {
+			for _, obj := range rd.ClusterObjects(o.Namespace) {
 				if obj.Namespace != o.Namespace {
-					return nil, fmt.Errorf("spec.tasks[%d].with.objects[%d].namespace: %q is not the experiment's namespace %q: an in-cluster experiment reads objects in its own namespace only", i, j, obj.Namespace, o.Namespace)
+					return nil, fmt.Errorf("spec.tasks[%d].with.%s.namespace: %q is not the experiment's namespace %q: an in-cluster experiment reads objects in its own namespace only", i, obj.Field, obj.Namespace, o.Namespace)
 				}
 			}
 		}
@@ -193,7 +192,8 @@ func Objects(exp *experiment.Experiment, spec []byte, o Options) ([]runtime.Obje
 }
 
 // rules is the Job's least privilege: read and update its own Secret, and
-// read (get, list, watch) exactly the objects its ready tasks wait for.
+// read (get, list, watch) exactly the objects its tasks read
+// (experiment.ObjectReader: the ready task's).
 func rules(exp *experiment.Experiment, secretName, namespace string) []rbacv1.PolicyRule {
 	out := []rbacv1.PolicyRule{{
 		APIGroups: []string{""}, Resources: []string{"secrets"},
@@ -202,13 +202,12 @@ func rules(exp *experiment.Experiment, secretName, namespace string) []rbacv1.Po
 	type key struct{ group, resource string }
 	names := map[key][]string{}
 	for _, t := range exp.Spec.Tasks {
-		rt, ok := t.Params().(*ready.Task)
+		rd, ok := t.Params().(experiment.ObjectReader)
 		if !ok {
 			continue
 		}
-		for _, obj := range rt.Resolved(namespace) {
-			gvr := obj.GroupVersionResource()
-			k := key{gvr.Group, gvr.Resource}
+		for _, obj := range rd.ClusterObjects(namespace) {
+			k := key{obj.Resource.Group, obj.Resource.Resource}
 			if !slices.Contains(names[k], obj.Name) {
 				names[k] = append(names[k], obj.Name)
 			}

@@ -124,6 +124,15 @@ func (t *Task) Resolved(namespace string) []Object {
 	return out
 }
 
+// ClusterObjects lists the objects the task reads (experiment.ObjectReader).
+func (t *Task) ClusterObjects(namespace string) []experiment.ObjectInput {
+	out := make([]experiment.ObjectInput, len(t.Objects))
+	for i, o := range t.Resolved(namespace) {
+		out[i] = experiment.ObjectInput{Field: fmt.Sprintf("objects[%d]", i), Resource: o.GroupVersionResource(), Namespace: o.Namespace, Name: o.Name}
+	}
+	return out
+}
+
 // Run waits until every object is ready, or fails naming those that are not
 // and why.
 func (t *Task) Run(ctx context.Context, r *experiment.Run) error {
