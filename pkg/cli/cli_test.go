@@ -1,11 +1,9 @@
 package cli_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -217,38 +215,5 @@ func TestPrintListNames(t *testing.T) {
 	o.Format = "name=x"
 	if err := o.Validate(); err == nil {
 		t.Error("-o name=x was accepted")
-	}
-}
-
-func TestTableAlignsAndEscapes(t *testing.T) {
-	var b bytes.Buffer
-	err := cli.Table(&b, []string{"name", "status"}, [][]string{
-		{"exp-1", "Completed"},
-		{"a-much-longer-name", "\x1b[31mFailed"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "NAME                 STATUS\n" +
-		"exp-1                Completed\n" +
-		"a-much-longer-name   ^[[31mFailed\n"
-	if diff := cmp.Diff(want, b.String()); diff != "" {
-		t.Errorf("table (-want +got):\n%s", diff)
-	}
-}
-
-func TestColor(t *testing.T) {
-	if cli.ColorEnabled(&bytes.Buffer{}) {
-		t.Error("colour enabled for a buffer")
-	}
-	t.Setenv("NO_COLOR", "")
-	if cli.ColorEnabled(os.Stdout) {
-		t.Error("colour enabled with NO_COLOR set")
-	}
-	if got := (cli.Colorizer{Enabled: true}).Paint(cli.Red, "x"); got != "\x1b[31mx\x1b[0m" {
-		t.Errorf("Paint = %q", got)
-	}
-	if got := (cli.Colorizer{}).Paint(cli.Red, "x"); got != "x" {
-		t.Errorf("Paint disabled = %q", got)
 	}
 }

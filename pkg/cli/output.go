@@ -9,7 +9,6 @@ import (
 	"text/template"
 
 	"github.com/spf13/cobra"
-	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/util/jsonpath"
 	"sigs.k8s.io/yaml"
 )
@@ -169,24 +168,4 @@ func PrintYAML(w io.Writer, v any) error {
 	}
 	_, err = w.Write(b)
 	return err
-}
-
-// Table writes rows as kubectl does: upper-case headers, columns aligned with
-// spaces. Cells are escaped so that text from a cluster cannot send terminal
-// control sequences.
-func Table(w io.Writer, headers []string, rows [][]string) error {
-	tw := printers.GetNewTabWriter(w)
-	upper := make([]string, len(headers))
-	for i, h := range headers {
-		upper[i] = strings.ToUpper(h)
-	}
-	fmt.Fprintln(tw, strings.Join(upper, "\t"))
-	for _, r := range rows {
-		cells := make([]string, len(r))
-		for i, c := range r {
-			cells[i] = printers.EscapeTerminal(c)
-		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
-	}
-	return tw.Flush()
 }

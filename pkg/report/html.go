@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iter8-tools/iter8/internal/terminal"
 	"github.com/iter8-tools/iter8/internal/webpage"
-	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/stats"
 )
@@ -35,9 +35,9 @@ var loadSuffixes = []string{"/error-rate", "/throughput", "/late-count", "/dropp
 // version; every metric per version; and for a scheduled experiment, each
 // metric across its iterations.
 func HTML(w io.Writer, r *experiment.Result) error {
-	v := htmlView{Result: r, Status: Status(r, cli.Colorizer{}), Versions: r.VersionNames()}
+	v := htmlView{Result: r, Status: Status(r, terminal.Colorizer{}), Versions: r.VersionNames()}
 	if r.SLOs != nil {
-		v.SLOVerdict = sloVerdict(r, cli.Colorizer{})
+		v.SLOVerdict = sloVerdict(r, terminal.Colorizer{})
 		for j, s := range r.SLOs.SLOs {
 			row := sloRow{SLO: s.String()}
 			for i, name := range v.Versions {

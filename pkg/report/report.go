@@ -10,13 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iter8-tools/iter8/pkg/cli"
+	"github.com/iter8-tools/iter8/internal/terminal"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 )
 
 // Text writes the human-readable report of r. Colour, when enabled, marks
 // the verdict only.
-func Text(w io.Writer, r *experiment.Result, color cli.Colorizer) error {
+func Text(w io.Writer, r *experiment.Result, color terminal.Colorizer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Experiment:  %s\n", r.Experiment)
 	fmt.Fprintf(&b, "Status:      %s\n", Status(r, color))
@@ -43,7 +43,7 @@ func Text(w io.Writer, r *experiment.Result, color cli.Colorizer) error {
 			notes = append(notes, fmt.Sprintf("task %d (%s): %s", i+1, t.Task, n))
 		}
 	}
-	if err := cli.Table(w, []string{"#", "task", "state", "reason"}, rows); err != nil {
+	if err := terminal.Table(w, []string{"#", "task", "state", "reason"}, rows); err != nil {
 		return err
 	}
 	for _, n := range notes {
@@ -67,7 +67,7 @@ func Text(w io.Writer, r *experiment.Result, color cli.Colorizer) error {
 			}
 			rows = append(rows, row)
 		}
-		if err := cli.Table(w, append([]string{"slo"}, versions...), rows); err != nil {
+		if err := terminal.Table(w, append([]string{"slo"}, versions...), rows); err != nil {
 			return err
 		}
 	}
@@ -92,7 +92,7 @@ func Text(w io.Writer, r *experiment.Result, color cli.Colorizer) error {
 			}
 			rows = append(rows, row)
 		}
-		if err := cli.Table(w, append([]string{"metric"}, versions...), rows); err != nil {
+		if err := terminal.Table(w, append([]string{"metric"}, versions...), rows); err != nil {
 			return err
 		}
 	}
@@ -100,20 +100,20 @@ func Text(w io.Writer, r *experiment.Result, color cli.Colorizer) error {
 }
 
 // Status is a one-line state of the run, e.g. "completed, no task failed".
-func Status(r *experiment.Result, color cli.Colorizer) string {
+func Status(r *experiment.Result, color terminal.Colorizer) string {
 	switch {
 	case r.EndTime == nil:
-		return color.Paint(cli.Yellow, "running")
+		return color.Paint(terminal.Yellow, "running")
 	case r.Failed && r.Error != "":
-		return color.Paint(cli.Red, "failed: "+r.Error)
+		return color.Paint(terminal.Red, "failed: "+r.Error)
 	case r.Failed:
-		return color.Paint(cli.Red, "failed")
+		return color.Paint(terminal.Red, "failed")
 	default:
-		return color.Paint(cli.Green, "completed, no task failed")
+		return color.Paint(terminal.Green, "completed, no task failed")
 	}
 }
 
-func sloVerdict(r *experiment.Result, color cli.Colorizer) string {
+func sloVerdict(r *experiment.Result, color terminal.Colorizer) string {
 	var ok, notOK []string
 	for i, v := range r.VersionNames() {
 		if r.SLOs.SatisfiesAll(i) {
@@ -124,11 +124,11 @@ func sloVerdict(r *experiment.Result, color cli.Colorizer) string {
 	}
 	switch {
 	case len(notOK) == 0:
-		return color.Paint(cli.Green, "satisfied by every version")
+		return color.Paint(terminal.Green, "satisfied by every version")
 	case len(ok) == 0:
-		return color.Paint(cli.Red, "not satisfied by any version")
+		return color.Paint(terminal.Red, "not satisfied by any version")
 	default:
-		return color.Paint(cli.Yellow, fmt.Sprintf("satisfied by %s; not by %s", strings.Join(ok, ", "), strings.Join(notOK, ", ")))
+		return color.Paint(terminal.Yellow, fmt.Sprintf("satisfied by %s; not by %s", strings.Join(ok, ", "), strings.Join(notOK, ", ")))
 	}
 }
 

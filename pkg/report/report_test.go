@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/iter8-tools/iter8/pkg/cli"
+	"github.com/iter8-tools/iter8/internal/terminal"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/report"
 )
@@ -55,7 +55,7 @@ func TestTextGolden(t *testing.T) {
 	for name, r := range map[string]*experiment.Result{"completed": result(), "running": running, "failed": failed} {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := report.Text(&b, r, cli.Colorizer{}); err != nil {
+			if err := report.Text(&b, r, terminal.Colorizer{}); err != nil {
 				t.Fatal(err)
 			}
 			golden := filepath.Join("testdata", name+".txt")
@@ -77,7 +77,7 @@ func TestTextGolden(t *testing.T) {
 
 func TestColorOnlyWhenEnabled(t *testing.T) {
 	var b bytes.Buffer
-	if err := report.Text(&b, result(), cli.Colorizer{Enabled: true}); err != nil {
+	if err := report.Text(&b, result(), terminal.Colorizer{Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(b.Bytes(), []byte("\x1b[32mcompleted, no task failed\x1b[0m")) {

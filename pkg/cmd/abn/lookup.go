@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/iter8-tools/iter8/pkg/cli"
+	"github.com/iter8-tools/iter8/internal/terminal"
 )
 
 // LookupOptions are the options of lookup.
@@ -58,7 +58,7 @@ func (o *LookupOptions) Run(ctx context.Context) error {
 		return o.explain(err)
 	}
 	return o.Output.Print(o.Out, v, func(w io.Writer) error {
-		return cli.Table(w, []string{"version", "index", "header"},
+		return terminal.Table(w, []string{"version", "index", "header"},
 			[][]string{{v.Name, strconv.Itoa(v.Index), v.HeaderName + ": " + v.HeaderValue}})
 	})
 }
@@ -135,7 +135,7 @@ func (o *WriteOptions) Run(ctx context.Context) error {
 	}
 	w := written{Application: o.Application, User: o.User, Metric: o.Metric, Value: o.Value, Version: version}
 	return o.Output.Print(o.Out, w, func(out io.Writer) error {
-		return cli.Table(out, []string{"application", "user", "metric", "value", "version"},
+		return terminal.Table(out, []string{"application", "user", "metric", "value", "version"},
 			[][]string{{w.Application, w.User, w.Metric, strconv.FormatFloat(w.Value, 'g', -1, 64), w.Version}})
 	})
 }

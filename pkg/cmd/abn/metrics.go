@@ -10,6 +10,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 
+	"github.com/iter8-tools/iter8/internal/terminal"
 	"github.com/iter8-tools/iter8/pkg/abn"
 	"github.com/iter8-tools/iter8/pkg/cli"
 )
@@ -70,21 +71,21 @@ func (o *MetricsOptions) Run(ctx context.Context) error {
 		return abn.HTML(o.Out, rep)
 	}
 	return o.Output.Print(o.Out, rep, func(w io.Writer) error {
-		return printReport(w, rep, cli.Colorizer{Enabled: cli.ColorEnabled(w)})
+		return printReport(w, rep, terminal.Colorizer{Enabled: terminal.ColorEnabled(w)})
 	})
 }
 
 // printReport writes the report as tables.
-func printReport(w io.Writer, rep abn.Report, color cli.Colorizer) error {
+func printReport(w io.Writer, rep abn.Report, color terminal.Colorizer) error {
 	fmt.Fprintf(w, "Application:  %s\nBaseline:     %s\n", printers.EscapeTerminal(rep.Application), printers.EscapeTerminal(rep.Baseline))
 	switch sr := rep.SampleRatio; {
 	case sr == nil:
 		fmt.Fprintln(w, "Sample ratio: not checked (see notes)")
 	case sr.Mismatch:
 		fmt.Fprintf(w, "Sample ratio: %s (chi-squared %s, p %s < %g): users are not split as the weights say; comparisons are suspect\n",
-			color.Paint(cli.Red, "MISMATCH"), abn.FormatStatistic(sr.Statistic), abn.FormatStatistic(sr.PValue), abn.SampleRatioThreshold)
+			color.Paint(terminal.Red, "MISMATCH"), abn.FormatStatistic(sr.Statistic), abn.FormatStatistic(sr.PValue), abn.SampleRatioThreshold)
 	default:
-		fmt.Fprintf(w, "Sample ratio: %s (chi-squared %s, p %s)\n", color.Paint(cli.Green, "ok"), abn.FormatStatistic(sr.Statistic), abn.FormatStatistic(sr.PValue))
+		fmt.Fprintf(w, "Sample ratio: %s (chi-squared %s, p %s)\n", color.Paint(terminal.Green, "ok"), abn.FormatStatistic(sr.Statistic), abn.FormatStatistic(sr.PValue))
 	}
 	fmt.Fprintln(w)
 
@@ -97,7 +98,7 @@ func printReport(w io.Writer, rep abn.Report, color cli.Colorizer) error {
 		rows = append(rows, []string{v.Name, index, strconv.FormatUint(uint64(v.Weight), 10), strconv.FormatBool(v.Ready),
 			strconv.FormatInt(v.Users, 10), strconv.FormatInt(v.Transactions, 10)})
 	}
-	if err := cli.Table(w, []string{"version", "index", "weight", "ready", "users", "transactions"}, rows); err != nil {
+	if err := terminal.Table(w, []string{"version", "index", "weight", "ready", "users", "transactions"}, rows); err != nil {
 		return err
 	}
 
@@ -121,7 +122,7 @@ func printReport(w io.Writer, rep abn.Report, color cli.Colorizer) error {
 	}
 	if len(rows) > 0 {
 		fmt.Fprintln(w)
-		if err := cli.Table(w, []string{"metric", "version", "count", "mean", "stddev", "min", "max", "p50", "p95",
+		if err := terminal.Table(w, []string{"metric", "version", "count", "mean", "stddev", "min", "max", "p50", "p95",
 			"per user", "vs baseline (95% CI)", "p-value"}, rows); err != nil {
 			return err
 		}

@@ -23,6 +23,7 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/iter8-tools/iter8/internal/terminal"
 	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/reconcile"
 	"github.com/iter8-tools/iter8/pkg/render"
@@ -353,7 +354,7 @@ func printStatus(w io.Writer, v RouteView) error {
 	for i, vv := range v.Versions {
 		rows[i] = []string{vv.Name, boolWord(vv.Ready), vv.Desired, vv.Applied, vv.Reason}
 	}
-	if err := cli.Table(w, []string{"version", "ready", "desired", "applied", "reason"}, rows); err != nil {
+	if err := terminal.Table(w, []string{"version", "ready", "desired", "applied", "reason"}, rows); err != nil {
 		return err
 	}
 	ro := v.Rollout
@@ -376,7 +377,7 @@ func printStatus(w io.Writer, v RouteView) error {
 	for i, h := range ro.History {
 		hist[i] = []string{h.Time.UTC().Format(time.RFC3339), fmt.Sprint(h.Step), string(h.Phase), fmt.Sprintf("%d%%", h.Weight), orDash(shortRevision(h.Revision)), printers.EscapeTerminal(h.Message)}
 	}
-	return cli.Table(w, []string{"time", "step", "phase", "weight", "revision", "what happened"}, hist)
+	return terminal.Table(w, []string{"time", "step", "phase", "weight", "revision", "what happened"}, hist)
 }
 
 // shortRevision shortens a revision for a table: a Git commit to 12 hex
@@ -473,6 +474,6 @@ func (o *ListOptions) Run(ctx context.Context) error {
 			}
 			rows[i] = row
 		}
-		return cli.Table(w, headers, rows)
+		return terminal.Table(w, headers, rows)
 	})
 }

@@ -6,7 +6,7 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
-	"github.com/iter8-tools/iter8/pkg/cli"
+	"github.com/iter8-tools/iter8/internal/terminal"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 )
 
@@ -15,7 +15,7 @@ import (
 func runLocal(ctx context.Context, exp *experiment.Experiment, path string, progress io.Writer, cluster genericclioptions.RESTClientGetter, namespace string) (*experiment.Result, error) {
 	return experiment.Execute(ctx, exp, experiment.Options{
 		Progress:  progress,
-		Terminal:  cli.IsTerminal(progress),
+		Terminal:  terminal.IsTerminal(progress),
 		Cluster:   cluster,
 		Namespace: namespace,
 		Save: func(_ context.Context, r *experiment.Result) error {

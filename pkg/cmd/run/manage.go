@@ -17,6 +17,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/iter8-tools/iter8/internal/terminal"
 	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/report"
 	"github.com/iter8-tools/iter8/pkg/runner"
@@ -90,7 +91,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	for _, e := range exps {
 		it := ListItem{Name: e.Name, Namespace: e.Namespace, Status: "pending", Created: e.Created}
 		if r := e.Result; r != nil {
-			it.Status = report.Status(r, cli.Colorizer{})
+			it.Status = report.Status(r, terminal.Colorizer{})
 			it.Iterations = r.Iterations
 			if r.SLOs != nil {
 				it.SLOs = "not satisfied"
@@ -125,7 +126,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 				rows[i] = append([]string{it.Namespace}, rows[i]...)
 			}
 		}
-		return cli.Table(w, headers, rows)
+		return terminal.Table(w, headers, rows)
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/iter8-tools/iter8/internal/terminal"
 	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/report"
@@ -116,6 +117,6 @@ func printResult(w io.Writer, out *cli.OutputFlags, res *experiment.Result) erro
 		return report.HTML(w, res)
 	}
 	return out.Print(w, res, func(w io.Writer) error {
-		return report.Text(w, res, cli.Colorizer{Enabled: cli.ColorEnabled(w)})
+		return report.Text(w, res, terminal.Colorizer{Enabled: terminal.ColorEnabled(w)})
 	})
 }

@@ -1,8 +1,14 @@
-package cli
+// Package terminal writes for people at a terminal: colour only where it is
+// one, and tables as kubectl prints them, escaped.
+package terminal
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"k8s.io/cli-runtime/pkg/printers"
 
 	"golang.org/x/term"
 )
@@ -41,4 +47,24 @@ func (c Colorizer) Paint(color, s string) string {
 		return s
 	}
 	return "\x1b[" + color + "m" + s + "\x1b[0m"
+}
+
+// Table writes rows as kubectl does: upper-case headers, columns aligned with
+// spaces. Cells are escaped so that text from a cluster cannot send terminal
+// control sequences.
+func Table(w io.Writer, headers []string, rows [][]string) error {
+	tw := printers.GetNewTabWriter(w)
+	upper := make([]string, len(headers))
+	for i, h := range headers {
+		upper[i] = strings.ToUpper(h)
+	}
+	fmt.Fprintln(tw, strings.Join(upper, "\t"))
+	for _, r := range rows {
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = printers.EscapeTerminal(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
 }
