@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -145,8 +144,6 @@ type SecretEnv struct {
 	Name, Secret, Key string
 }
 
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // ParseSecretEnv parses VAR=SECRET/KEY, the value of flag.
 func ParseSecretEnv(flag, s string) (SecretEnv, error) {
 	name, ref, ok := strings.Cut(s, "=")
@@ -156,7 +153,7 @@ func ParseSecretEnv(flag, s string) (SecretEnv, error) {
 	}
 	e := SecretEnv{Name: name, Secret: secret, Key: key}
 	var problems []string
-	if !envNameRE.MatchString(name) {
+	if !experiment.IsEnvName(name) {
 		problems = append(problems, fmt.Sprintf("variable %q: letters, digits and '_', not starting with a digit", name))
 	}
 	for _, msg := range validation.IsDNS1123Subdomain(secret) {

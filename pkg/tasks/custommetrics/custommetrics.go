@@ -15,7 +15,6 @@ import (
 	"text/template"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/util/jsonpath"
 	"sigs.k8s.io/yaml"
@@ -236,8 +235,8 @@ func (t *Task) validateProviders(provs []Provider, vc *experiment.ValidationCont
 		}
 		for _, k := range sortedKeys(p.Headers) {
 			switch {
-			case !isToken(k):
-				errs = append(errs, field.Invalid(pp.Child("headers").Key(k), k, "must be a header name"))
+			case !experiment.IsHeaderName(k):
+				errs = append(errs, experiment.ValidateHeaderName(pp.Child("headers").Key(k), k)...)
 			case strings.EqualFold(k, "Authorization") && p.Auth.set():
 				errs = append(errs, field.Forbidden(pp.Child("headers").Key(k), "set auth or an Authorization header, not both"))
 			}
@@ -326,7 +325,7 @@ func (a *Auth) validate(dir string, path *field.Path) field.ErrorList {
 	var set []string
 	if a.BearerTokenEnv != "" {
 		set = append(set, "bearerTokenEnv")
-		errs = append(errs, validateEnvName(a.BearerTokenEnv, path.Child("bearerTokenEnv"))...)
+		errs = append(errs, experiment.ValidateEnvName(path.Child("bearerTokenEnv"), a.BearerTokenEnv)...)
 	}
 	if a.BearerTokenFile != "" {
 		set = append(set, "bearerTokenFile")
@@ -338,26 +337,18 @@ func (a *Auth) validate(dir string, path *field.Path) field.ErrorList {
 		if b.UsernameEnv == "" {
 			errs = append(errs, field.Required(bp.Child("usernameEnv"), "the environment variable holding the user name"))
 		} else {
-			errs = append(errs, validateEnvName(b.UsernameEnv, bp.Child("usernameEnv"))...)
+			errs = append(errs, experiment.ValidateEnvName(bp.Child("usernameEnv"), b.UsernameEnv)...)
 		}
 		if b.PasswordEnv == "" {
 			errs = append(errs, field.Required(bp.Child("passwordEnv"), "the environment variable holding the password"))
 		} else {
-			errs = append(errs, validateEnvName(b.PasswordEnv, bp.Child("passwordEnv"))...)
+			errs = append(errs, experiment.ValidateEnvName(bp.Child("passwordEnv"), b.PasswordEnv)...)
 		}
 	}
 	if len(set) > 1 {
 		for _, s := range set[1:] {
 			errs = append(errs, field.Forbidden(path.Child(s), fmt.Sprintf("set one of bearerTokenEnv, bearerTokenFile and basicAuth; %s is already set", set[0])))
 		}
-	}
-	return errs
-}
-
-func validateEnvName(name string, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for _, msg := range validation.IsEnvVarName(name) {
-		errs = append(errs, field.Invalid(path, name, msg))
 	}
 	return errs
 }
@@ -408,20 +399,6 @@ func (t *Task) Env() []experiment.EnvInput {
 	add("", t.Providers)
 	add("providerFile: ", t.fileProviders)
 	return in
-}
-
-// isToken reports whether s is an HTTP token (RFC 9110), as header names are.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // providers returns every provider, inline ones first.

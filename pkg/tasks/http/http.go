@@ -5,6 +5,7 @@ package http
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"slices"
@@ -116,7 +117,7 @@ var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS
 // Validate checks the parameters, reads the payload file and sets defaults.
 func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	for name := range t.Versions {
+	for _, name := range slices.Sorted(maps.Keys(t.Versions)) {
 		if !slices.Contains(vc.Versions, name) {
 			errs = append(errs, field.NotSupported(path.Child("versions").Key(name), name, vc.Versions))
 		}
@@ -202,10 +203,8 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 			errs = append(errs, field.Invalid(path.Child("percentiles").Index(i), p, "must be above 0 and at most 100"))
 		}
 	}
-	for k := range t.Headers {
-		if k == "" || strings.ContainsAny(k, ": \t\r\n") {
-			errs = append(errs, field.Invalid(path.Child("headers").Key(k), k, "must be a header name"))
-		}
+	for _, k := range slices.Sorted(maps.Keys(t.Headers)) {
+		errs = append(errs, experiment.ValidateHeaderName(path.Child("headers").Key(k), k)...)
 	}
 	return errs
 }

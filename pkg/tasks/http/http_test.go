@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/iter8-tools/iter8/internal/load/loadtest"
 	"github.com/iter8-tools/iter8/pkg/experiment"
@@ -397,5 +398,32 @@ func TestValidate(t *testing.T) {
 				t.Errorf("got %v\nwant it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestProblemsInAStableOrder: problems of map parameters (headers, versions)
+// come in the order of their keys, every time (they came in map order).
+func TestProblemsInAStableOrder(t *testing.T) {
+	want := []string{
+		"with.versions[b]: Unsupported value: \"b\": supported values: \"v1\"",
+		"with.versions[c]: Unsupported value: \"c\": supported values: \"v1\"",
+		"with.versions[d]: Unsupported value: \"d\": supported values: \"v1\"",
+		"with.headers[a b]: Invalid value: \"a b\": must be an HTTP header name: letters, digits and !#$%&'*+-.^_`|~",
+		"with.headers[c:d]: Invalid value: \"c:d\": must be an HTTP header name: letters, digits and !#$%&'*+-.^_`|~",
+		"with.headers[e(f)]: Invalid value: \"e(f)\": must be an HTTP header name: letters, digits and !#$%&'*+-.^_`|~",
+	}
+	for range 20 {
+		task := &httptask.Task{
+			URL:      "http://127.0.0.1:1/",
+			Headers:  map[string]string{"e(f)": "1", "a b": "1", "ok": "1", "c:d": "1"},
+			Versions: map[string]httptask.Endpoint{"d": {}, "b": {}, "c": {}},
+		}
+		var got []string
+		for _, e := range task.Validate(&experiment.ValidationContext{Versions: []string{"v1"}}, field.NewPath("with")) {
+			got = append(got, e.Error())
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("problems (-want +got):\n%s", diff)
+		}
 	}
 }

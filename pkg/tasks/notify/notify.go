@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -63,7 +62,6 @@ const maxEventType = 100
 var (
 	methods = []string{http.MethodPost, http.MethodPut, http.MethodPatch}
 	formats = []Format{FormatSlack, FormatGitHub, FormatCustom}
-	envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // Task is the notify task's parameters.
@@ -156,13 +154,13 @@ func (t *Task) Validate(_ *experiment.ValidationContext, path *field.Path) field
 			errs = append(errs, field.Invalid(path.Child("url"), field.OmitValueType{}, err.Error()))
 		}
 	default:
-		errs = append(errs, validateEnvName(path.Child("urlEnv"), t.URLEnv)...)
+		errs = append(errs, experiment.ValidateEnvName(path.Child("urlEnv"), t.URLEnv)...)
 	}
 	if !slices.Contains(methods, t.Method) {
 		errs = append(errs, field.NotSupported(path.Child("method"), t.Method, methods))
 	}
 	if t.TokenEnv != "" {
-		errs = append(errs, validateEnvName(path.Child("tokenEnv"), t.TokenEnv)...)
+		errs = append(errs, experiment.ValidateEnvName(path.Child("tokenEnv"), t.TokenEnv)...)
 	}
 	errs = append(errs, t.validateHeaders(path.Child("headers"))...)
 
@@ -218,9 +216,7 @@ func (t *Task) validateHeaders(path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, name := range slices.Sorted(maps.Keys(t.Headers)) {
 		p := path.Key(name)
-		if !isToken(name) {
-			errs = append(errs, field.Invalid(p, name, "must be an HTTP header name: letters, digits and !#$%&'*+-.^_`|~"))
-		}
+		errs = append(errs, experiment.ValidateHeaderName(p, name)...)
 		if strings.ContainsAny(t.Headers[name], "\r\n\x00") {
 			errs = append(errs, field.Invalid(p, field.OmitValueType{}, "must not contain line breaks or NUL"))
 		}
@@ -229,28 +225,6 @@ func (t *Task) validateHeaders(path *field.Path) field.ErrorList {
 		}
 	}
 	return errs
-}
-
-func validateEnvName(path *field.Path, name string) field.ErrorList {
-	if envName.MatchString(name) {
-		return nil
-	}
-	return field.ErrorList{field.Invalid(path, name, "must be an environment variable name: letters, digits and '_', not starting with a digit")}
-}
-
-// isToken reports whether s is an HTTP token (RFC 9110), the syntax of a
-// header name.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-		if !alnum && !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
-			return false
-		}
-	}
-	return true
 }
 
 // errNotHTTPURL does not wrap url.Parse's error, which quotes the URL.
