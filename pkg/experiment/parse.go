@@ -117,7 +117,7 @@ func (e *Experiment) validate(d *yamlstrict.Decoder, doc *yaml.Node, dir string,
 			problems = d.Decode(n, params, withPath)
 		}
 		if len(problems) == 0 {
-			add(params.Validate(vc, withPath)...)
+			add(Prepare(params, vc, withPath)...)
 		}
 		t.params = params
 		for _, m := range params.Metrics() {

@@ -12,16 +12,47 @@ import (
 
 // Task is a task's parameters and behaviour. Each task type is a struct whose
 // exported fields, with json tags, are its parameters (the "with:" map);
-// the parser decodes them strictly and then calls Validate.
+// the parser decodes them strictly, then calls Validate, Default
+// (Defaulter) once nothing is wrong, and Load (Loader), in that order.
 type Task interface {
-	// Validate checks the parameters and fills in defaults. path is the
-	// parameters' field path (spec.tasks[i].with). Errors name fields under it.
+	// Validate checks the parameters as written; tasks that are not
+	// Defaulters fill in their defaults here. path is the parameters' field
+	// path (spec.tasks[i].with). Errors name fields under it.
 	Validate(vc *ValidationContext, path *field.Path) field.ErrorList
 	// Metrics returns the metrics the task records (for every version), so
 	// that later tasks can refer to them before anything runs.
 	Metrics() []MetricInfo
 	// Run executes the task. It records metrics through r.
 	Run(ctx context.Context, r *Run) error
+}
+
+// Defaulter is a task whose parameters have defaults, filled in by Default
+// after Validate has checked what was written.
+type Defaulter interface {
+	Default()
+}
+
+// Loader is a task that reads the files its parameters name (FileReader)
+// before it runs: Load reads them, relative to vc.Dir, after Default (and
+// also when Validate found problems, to report all at once); its problems
+// name the fields under path.
+type Loader interface {
+	Load(vc *ValidationContext, path *field.Path) field.ErrorList
+}
+
+// Prepare readies a task's decoded parameters in the order every task
+// follows: Validate, Default (a Defaulter, once nothing is wrong) and Load
+// (a Loader, also when Validate found problems, so that every problem is
+// reported at once). It returns all their problems.
+func Prepare(t Task, vc *ValidationContext, path *field.Path) field.ErrorList {
+	errs := t.Validate(vc, path)
+	if d, ok := t.(Defaulter); ok && len(errs) == 0 {
+		d.Default()
+	}
+	if l, ok := t.(Loader); ok {
+		errs = append(errs, l.Load(vc, path)...)
+	}
+	return errs
 }
 
 // ValidationContext is what a task's Validate may consult.

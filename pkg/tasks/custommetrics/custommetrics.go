@@ -182,32 +182,46 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 			errs = append(errs, field.NotSupported(path.Child("versions").Key(name), name, vc.Versions))
 		}
 	}
-	if t.Timeout == nil {
-		t.Timeout = &experiment.Duration{Duration: DefaultTimeout}
-	} else if t.Timeout.Duration == 0 {
+	if t.Timeout != nil && t.Timeout.Duration == 0 {
 		errs = append(errs, field.Invalid(path.Child("timeout"), t.Timeout.String(), "must be more than 0"))
 	}
-
-	seen := map[string]bool{}
-	errs = append(errs, t.validateProviders(t.Providers, vc, path.Child("providers"), seen)...)
-	t.fileProviders = nil
-	if t.ProviderFile != "" {
-		fp := path.Child("providerFile")
-		provs, err := readProviderFile(experiment.ResolvePath(vc.Dir, t.ProviderFile))
-		if err != nil {
-			errs = append(errs, field.Invalid(fp, t.ProviderFile, err.Error()))
-		} else {
-			// Errors inside the file name the file's field and, in the
-			// message, the path within the file.
-			for _, e := range t.validateProviders(provs, vc, field.NewPath("providers"), seen) {
-				errs = append(errs, field.Invalid(fp, t.ProviderFile, fmt.Sprintf("%s: %s", e.Field, e.ErrorBody())))
-			}
-			t.fileProviders = provs
-		}
-	}
+	errs = append(errs, t.validateProviders(t.Providers, vc, path.Child("providers"), map[string]bool{})...)
 	if len(t.Providers) == 0 && t.ProviderFile == "" {
 		errs = append(errs, field.Required(path.Child("providers"), "at least one provider, here or in providerFile"))
 	}
+	return errs
+}
+
+// Default fills in the timeout (experiment.Defaulter).
+func (t *Task) Default() {
+	if t.Timeout == nil {
+		t.Timeout = &experiment.Duration{Duration: DefaultTimeout}
+	}
+}
+
+// Load reads the provider file, relative to the experiment's folder, and
+// checks its providers as those written inline (experiment.Loader).
+func (t *Task) Load(vc *experiment.ValidationContext, path *field.Path) field.ErrorList {
+	t.fileProviders = nil
+	if t.ProviderFile == "" {
+		return nil
+	}
+	fp := path.Child("providerFile")
+	provs, err := readProviderFile(experiment.ResolvePath(vc.Dir, t.ProviderFile))
+	if err != nil {
+		return field.ErrorList{field.Invalid(fp, t.ProviderFile, err.Error())}
+	}
+	seen := map[string]bool{}
+	for _, p := range t.Providers {
+		seen[p.Name] = true
+	}
+	// Errors inside the file name the file's field and, in the message,
+	// the path within the file.
+	var errs field.ErrorList
+	for _, e := range t.validateProviders(provs, vc, field.NewPath("providers"), seen) {
+		errs = append(errs, field.Invalid(fp, t.ProviderFile, fmt.Sprintf("%s: %s", e.Field, e.ErrorBody())))
+	}
+	t.fileProviders = provs
 	return errs
 }
 

@@ -164,7 +164,7 @@ func TestValidate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			vc := &experiment.ValidationContext{Versions: []string{"v1", "v2"}, Metrics: tc.earlier, Dir: t.TempDir()}
-			got := problems(tc.task.Validate(vc, withPath))
+			got := problems(experiment.Prepare(&tc.task, vc, withPath))
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
@@ -175,7 +175,7 @@ func TestValidate(t *testing.T) {
 func TestValidateMissingValueNamesVersion(t *testing.T) {
 	task := Task{Providers: []Provider{{Name: "p", URL: promURL, Metrics: []Metric{{Name: "m", Query: "{{.Values.label}}"}}}},
 		Versions: map[string]VersionValues{"v1": {Values: map[string]string{"label": "a"}}}}
-	errs := task.Validate(&experiment.ValidationContext{Versions: []string{"v1", "v2"}}, withPath)
+	errs := experiment.Prepare(&task, &experiment.ValidationContext{Versions: []string{"v1", "v2"}}, withPath)
 	if len(errs) != 1 || !strings.Contains(errs[0].Detail, `version v2: `) || !strings.Contains(errs[0].Detail, `no entry for key "label"`) {
 		t.Errorf("errors = %v, want one naming version v2 and the missing key", errs)
 	}
@@ -189,7 +189,7 @@ func TestValidateDefaultsAndMetrics(t *testing.T) {
 			{Name: "latency", Unit: "ms", Query: "max(y)"},
 		},
 	}}}
-	if errs := task.Validate(&experiment.ValidationContext{Versions: []string{"v1"}}, withPath); len(errs) > 0 {
+	if errs := experiment.Prepare(&task, &experiment.ValidationContext{Versions: []string{"v1"}}, withPath); len(errs) > 0 {
 		t.Fatalf("Validate: %v", errs)
 	}
 	if got := task.Providers[0].Method; got != "GET" {
@@ -274,7 +274,7 @@ func TestProviderFile(t *testing.T) {
 				}
 			}
 			task := Task{Providers: tc.inline, ProviderFile: "providers.yaml"}
-			errs := task.Validate(&experiment.ValidationContext{Versions: []string{"v1"}, Dir: dir}, withPath)
+			errs := experiment.Prepare(&task, &experiment.ValidationContext{Versions: []string{"v1"}, Dir: dir}, withPath)
 			if diff := cmp.Diff(tc.want, problems(errs)); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}

@@ -114,7 +114,7 @@ func New() experiment.Task { return &Task{} }
 
 var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
-// Validate checks the parameters, reads the payload file and sets defaults.
+// Validate checks the parameters as written.
 func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, name := range slices.Sorted(maps.Keys(t.Versions)) {
@@ -139,23 +139,8 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 	if t.Method != "" && !slices.Contains(methods, strings.ToUpper(t.Method)) {
 		errs = append(errs, field.NotSupported(path.Child("method"), t.Method, methods))
 	}
-	switch {
-	case t.Payload != "" && t.PayloadFile != "":
+	if t.Payload != "" && t.PayloadFile != "" {
 		errs = append(errs, field.Forbidden(path.Child("payloadFile"), "set payload or payloadFile, not both"))
-	case t.PayloadFile != "":
-		b, err := os.ReadFile(experiment.ResolvePath(vc.Dir, t.PayloadFile))
-		if err != nil {
-			errs = append(errs, field.Invalid(path.Child("payloadFile"), t.PayloadFile, fmt.Sprintf("cannot read it: %v", err)))
-		}
-		t.payload = b
-	default:
-		t.payload = []byte(t.Payload)
-	}
-	if t.CAFile != "" {
-		t.caFile = experiment.ResolvePath(vc.Dir, t.CAFile)
-		if _, err := os.Stat(t.caFile); err != nil {
-			errs = append(errs, field.Invalid(path.Child("caFile"), t.CAFile, fmt.Sprintf("cannot read it: %v", err)))
-		}
 	}
 	if t.QPS < 0 {
 		errs = append(errs, field.Invalid(path.Child("qps"), t.QPS, "must be 0 (as fast as possible) or more"))
@@ -169,18 +154,10 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 	if t.NumRequests < 0 {
 		errs = append(errs, field.Invalid(path.Child("numRequests"), t.NumRequests, "must be 1 or more"))
 	}
-	if t.Duration == nil && t.NumRequests == 0 {
-		t.NumRequests = DefaultNumRequests
-	}
 	if t.Connections < 0 {
 		errs = append(errs, field.Invalid(path.Child("connections"), t.Connections, "must be 1 or more"))
 	}
-	if t.Connections == 0 {
-		t.Connections = DefaultConnections
-	}
-	if t.Timeout == nil {
-		t.Timeout = &experiment.Duration{Duration: DefaultTimeout}
-	} else if t.Timeout.Duration == 0 {
+	if t.Timeout != nil && t.Timeout.Duration == 0 {
 		errs = append(errs, field.Invalid(path.Child("timeout"), t.Timeout.String(), "must be more than 0"))
 	}
 	if t.Warmup < 0 {
@@ -195,9 +172,6 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 			errs = append(errs, field.Invalid(p.Child("upper"), *r.Upper, "must not be below lower"))
 		}
 	}
-	if len(t.ErrorRanges) == 0 {
-		t.ErrorRanges = []StatusRange{{Lower: ptr(400)}}
-	}
 	for i, p := range t.Percentiles {
 		if p <= 0 || p > 100 {
 			errs = append(errs, field.Invalid(path.Child("percentiles").Index(i), p, "must be above 0 and at most 100"))
@@ -205,6 +179,43 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 	}
 	for _, k := range slices.Sorted(maps.Keys(t.Headers)) {
 		errs = append(errs, experiment.ValidateHeaderName(path.Child("headers").Key(k), k)...)
+	}
+	return errs
+}
+
+// Default fills in what the parameters leave out (experiment.Defaulter).
+func (t *Task) Default() {
+	if t.Duration == nil && t.NumRequests == 0 {
+		t.NumRequests = DefaultNumRequests
+	}
+	if t.Connections == 0 {
+		t.Connections = DefaultConnections
+	}
+	if t.Timeout == nil {
+		t.Timeout = &experiment.Duration{Duration: DefaultTimeout}
+	}
+	if len(t.ErrorRanges) == 0 {
+		t.ErrorRanges = []StatusRange{{Lower: ptr(400)}}
+	}
+}
+
+// Load reads the payload file and finds the CA file, relative to the
+// experiment's folder (experiment.Loader).
+func (t *Task) Load(vc *experiment.ValidationContext, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	t.payload = []byte(t.Payload)
+	if t.PayloadFile != "" {
+		b, err := os.ReadFile(experiment.ResolvePath(vc.Dir, t.PayloadFile))
+		if err != nil {
+			errs = append(errs, field.Invalid(path.Child("payloadFile"), t.PayloadFile, fmt.Sprintf("cannot read it: %v", err)))
+		}
+		t.payload = b
+	}
+	if t.CAFile != "" {
+		t.caFile = experiment.ResolvePath(vc.Dir, t.CAFile)
+		if _, err := os.Stat(t.caFile); err != nil {
+			errs = append(errs, field.Invalid(path.Child("caFile"), t.CAFile, fmt.Sprintf("cannot read it: %v", err)))
+		}
 	}
 	return errs
 }

@@ -419,11 +419,37 @@ func TestProblemsInAStableOrder(t *testing.T) {
 			Versions: map[string]httptask.Endpoint{"d": {}, "b": {}, "c": {}},
 		}
 		var got []string
-		for _, e := range task.Validate(&experiment.ValidationContext{Versions: []string{"v1"}}, field.NewPath("with")) {
+		for _, e := range experiment.Prepare(task, &experiment.ValidationContext{Versions: []string{"v1"}}, field.NewPath("with")) {
 			got = append(got, e.Error())
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("problems (-want +got):\n%s", diff)
 		}
+	}
+}
+
+// TestPrepareValidatesDefaultsAndLoads: Validate judges what was written
+// (an unset timeout is no problem), Default fills it in, Load reads the
+// files; a missing file is reported with the other problems.
+func TestPrepareValidatesDefaultsAndLoads(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "body.json"), []byte(`{"a":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vc := &experiment.ValidationContext{Versions: []string{"v1"}, Dir: dir}
+	task := &httptask.Task{URL: "http://127.0.0.1:1/", PayloadFile: "body.json"}
+	if errs := task.Validate(vc, field.NewPath("with")); len(errs) > 0 || task.Timeout != nil || task.NumRequests != 0 {
+		t.Fatalf("Validate: %v, and it filled in timeout %v, numRequests %d", errs, task.Timeout, task.NumRequests)
+	}
+	if errs := experiment.Prepare(task, vc, field.NewPath("with")); len(errs) > 0 || task.Timeout.Duration != httptask.DefaultTimeout || task.NumRequests != httptask.DefaultNumRequests {
+		t.Fatalf("Prepare: %v, timeout %v, numRequests %d", errs, task.Timeout, task.NumRequests)
+	}
+	bad := &httptask.Task{URL: "http://127.0.0.1:1/", PayloadFile: "missing.json", QPS: -1}
+	var got []string
+	for _, e := range experiment.Prepare(bad, vc, field.NewPath("with")) {
+		got = append(got, e.Field)
+	}
+	if want := []string{"with.qps", "with.payloadFile"}; !cmp.Equal(got, want) {
+		t.Errorf("problems at %v, want %v", got, want)
 	}
 }
