@@ -9,8 +9,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/iter8-tools/iter8/pkg/cli"
 	"github.com/iter8-tools/iter8/pkg/experiment"
@@ -39,7 +44,8 @@ type AssertOptions struct {
 	Conditions []string
 	// Timeout is how long to wait for a running experiment to end (--timeout).
 	Timeout time.Duration
-	// Interval is how often the result is read while waiting.
+	// Interval is how often a local result file is read while waiting; an
+	// in-cluster experiment is watched instead.
 	Interval time.Duration
 }
 
@@ -106,6 +112,13 @@ func (o *AssertOptions) Validate() error {
 func (o *AssertOptions) Run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	var changed <-chan struct{}
+	if o.Name != "" && o.Timeout > 0 {
+		var err error
+		if changed, err = o.watch(ctx); err != nil {
+			return err
+		}
+	}
 	for {
 		res, jobFailure, err := o.read(ctx)
 		if err != nil && !errors.Is(err, experiment.ErrNoResult) {
@@ -130,9 +143,91 @@ func (o *AssertOptions) Run(ctx context.Context) error {
 			}
 			fmt.Fprintf(o.ErrOut, "experiment %s is still running after %s\n", res.Experiment, o.Timeout)
 			return o.check(res)
-		case <-time.After(o.Interval):
+		case <-changed:
+		case <-o.tick(changed):
 		}
 	}
+}
+
+// tick paces the reads of a local result file; an in-cluster experiment's
+// reads follow its watch (changed) alone.
+func (o *AssertOptions) tick(changed <-chan struct{}) <-chan time.Time {
+	if changed != nil {
+		return nil
+	}
+	return time.After(o.Interval)
+}
+
+// watch watches the experiment's Secret (its result) and Job (whether it
+// failed), each selected by name and resumed where it broke (client-go's
+// RetryWatcher), and signals on the channel when either changes, until ctx
+// ends.
+func (o *AssertOptions) watch(ctx context.Context) (<-chan struct{}, error) {
+	c, err := clusterClient(o.Flags)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := namespace(o.Flags, "")
+	if err != nil {
+		return nil, err
+	}
+	only := func(opts metav1.ListOptions) metav1.ListOptions {
+		opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", runner.ObjectName(o.Name)).String()
+		return opts
+	}
+	secrets, jobs := c.CoreV1().Secrets(ns), c.BatchV1().Jobs(ns)
+	watchers := []struct {
+		list  func(context.Context, metav1.ListOptions) (string, error)
+		watch func(context.Context, metav1.ListOptions) (watch.Interface, error)
+	}{
+		{func(ctx context.Context, opts metav1.ListOptions) (string, error) {
+			l, err := secrets.List(ctx, only(opts))
+			if err != nil {
+				return "", err
+			}
+			return l.ResourceVersion, nil
+		}, func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return secrets.Watch(ctx, only(opts))
+		}},
+		{func(ctx context.Context, opts metav1.ListOptions) (string, error) {
+			l, err := jobs.List(ctx, only(opts))
+			if err != nil {
+				return "", err
+			}
+			return l.ResourceVersion, nil
+		}, func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return jobs.Watch(ctx, only(opts))
+		}},
+	}
+	changed := make(chan struct{}, 1)
+	for _, wt := range watchers {
+		rv, err := wt.list(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("watching experiment %s: %w", o.Name, err)
+		}
+		w, err := watchtools.NewRetryWatcherWithContext(ctx, rv, &cache.ListWatch{WatchFuncWithContext: wt.watch})
+		if err != nil {
+			return nil, fmt.Errorf("watching experiment %s: %w", o.Name, err)
+		}
+		go func() {
+			defer w.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case _, ok := <-w.ResultChan():
+					if !ok {
+						return
+					}
+					select {
+					case changed <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	return changed, nil
 }
 
 // read reads the result, and for an in-cluster experiment also whether its

@@ -1,21 +1,29 @@
 package run_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
 	"github.com/iter8-tools/iter8/internal/testenv"
+	"github.com/iter8-tools/iter8/pkg/cmd/run"
+	"github.com/iter8-tools/iter8/pkg/experiment"
 	"github.com/iter8-tools/iter8/pkg/gitops"
+	"github.com/iter8-tools/iter8/pkg/runner"
 )
 
 var env *testenv.Env
@@ -166,4 +174,47 @@ func TestClusterBadInput(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q\nwant %q", tc.args, code, out, errOut, tc.want)
 		}
 	}
+}
+
+// TestAssertWatchesAnExperiment: assert --timeout on an in-cluster
+// experiment wakes when its result changes (a watch), not on a poll: the
+// poll interval here is an hour, and the result ends 300 ms in.
+func TestAssertWatchesAnExperiment(t *testing.T) {
+	ns, err := env.CreateNamespace(t.Context(), "cli-assert-watch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	result := func(r *experiment.Result) []byte {
+		b, err := yaml.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	running := &experiment.Result{Experiment: "gitops", Versions: []experiment.VersionResult{{Name: "v1"}}}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: runner.ObjectName("gitops"), Labels: map[string]string{runner.LabelManagedBy: runner.ManagedBy, runner.LabelExperiment: "gitops"}},
+		Type:       runner.SecretType,
+		Data:       map[string][]byte{runner.SpecKey: []byte(clusterSpec), runner.ResultKey: result(running)},
+	}
+	if secret, err = env.Client.CoreV1().Secrets(ns).Create(t.Context(), secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		end := time.Now()
+		done := *running
+		done.EndTime, done.Completed, done.Iterations = &end, true, 1
+		secret.Data[runner.ResultKey] = result(&done)
+		_, _ = env.Client.CoreV1().Secrets(ns).Update(context.Background(), secret, metav1.UpdateOptions{})
+	}()
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig, flags.Namespace = &env.Kubeconfig, &ns
+	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+	o := &run.AssertOptions{IOStreams: streams, Flags: flags, Name: "gitops", Conditions: []string{"completed"}, Timeout: time.Minute, Interval: time.Hour}
+	start := time.Now()
+	if err := o.Run(t.Context()); err != nil {
+		t.Fatalf("assert: %v (%s)", err, errOut)
+	}
+	t.Logf("assert returned %s after it started, the result ending at 300 ms", time.Since(start).Round(time.Millisecond))
 }
