@@ -218,3 +218,44 @@ func TestAssertWatchesAnExperiment(t *testing.T) {
 	}
 	t.Logf("assert returned %s after it started, the result ending at 300 ms", time.Since(start).Round(time.Millisecond))
 }
+
+// TestLogFollowWaitsForThePod: log -f waits (a watch) for the experiment's
+// pod to leave Pending, up to --pod-running-timeout. This API server has no
+// kubelet: the pod that starts is one the test marks Running, whose log is
+// empty.
+func TestLogFollowWaitsForThePod(t *testing.T) {
+	ns, err := env.CreateNamespace(t.Context(), "cli-log-follow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: runner.ObjectName("gitops"), Labels: map[string]string{runner.LabelManagedBy: runner.ManagedBy, runner.LabelExperiment: "gitops"}},
+		Type:       runner.SecretType,
+		Data:       map[string][]byte{runner.SpecKey: []byte(clusterSpec)},
+	}
+	if _, err := env.Client.CoreV1().Secrets(ns).Create(t.Context(), secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, errOut, code := iter8(t, dir, "--kubeconfig", env.Kubeconfig, "-n", ns, "log", "gitops", "-f", "--pod-running-timeout", "300ms")
+	if want := "waiting for the pod of experiment gitops to start\nError: no pod of experiment gitops started within 300ms (--pod-running-timeout)\n"; code != 1 || errOut != want {
+		t.Errorf("no pod: exit %d, stderr %q, want %q", code, errOut, want)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "iter8-gitops-abcde", Labels: map[string]string{runner.LabelExperiment: "gitops"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "iter8", Image: "iter8:test"}}},
+		}
+		pod, err := env.Client.CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{})
+		if err != nil {
+			return
+		}
+		pod.Status.Phase = corev1.PodRunning
+		_, _ = env.Client.CoreV1().Pods(ns).UpdateStatus(context.Background(), pod, metav1.UpdateOptions{})
+	}()
+	_, errOut, code = iter8(t, dir, "--kubeconfig", env.Kubeconfig, "-n", ns, "log", "gitops", "-f", "--pod-running-timeout", "1m")
+	if code != 0 || errOut != "waiting for the pod of experiment gitops to start\n" {
+		t.Errorf("a pod that starts: exit %d, stderr %q", code, errOut)
+	}
+}

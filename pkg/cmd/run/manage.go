@@ -14,8 +14,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/iter8-tools/iter8/internal/terminal"
 	"github.com/iter8-tools/iter8/pkg/cli"
@@ -183,11 +187,14 @@ type LogOptions struct {
 	Name string
 	// Follow streams the log as it grows (-f).
 	Follow bool
+	// PodRunningTimeout is how long -f waits for the experiment's pod to
+	// start (--pod-running-timeout, as kubectl logs).
+	PodRunningTimeout time.Duration
 }
 
 // NewLogCommand returns the log command.
 func NewLogCommand(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &LogOptions{IOStreams: streams, Flags: f}
+	o := &LogOptions{IOStreams: streams, Flags: f, PodRunningTimeout: 20 * time.Second}
 	cmd := &cobra.Command{
 		Use:     "log NAME",
 		Aliases: []string{"logs"},
@@ -198,7 +205,8 @@ func NewLogCommand(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "stream the log as it grows")
+	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "stream the log as it grows; wait for the pod to start")
+	cmd.Flags().DurationVar(&o.PodRunningTimeout, "pod-running-timeout", o.PodRunningTimeout, "with -f, how long to wait for the experiment's pod to start")
 	return cmd
 }
 
@@ -212,19 +220,23 @@ func (o *LogOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.Set{runner.LabelExperiment: o.Name}.String()})
+	if _, err := runner.Get(ctx, c, ns, o.Name); err != nil {
+		return err
+	}
+	selector := labels.Set{runner.LabelExperiment: o.Name}.String()
+	pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return fmt.Errorf("finding the pods of experiment %s: %w", o.Name, err)
 	}
-	if len(pods.Items) == 0 {
-		if _, err := runner.Get(ctx, c, ns, o.Name); err != nil {
+	latest := latestPod(pods.Items)
+	if o.Follow && (latest == nil || latest.Status.Phase == corev1.PodPending) {
+		if latest, err = o.waitForPod(ctx, c.CoreV1().Pods(ns), selector, pods.ResourceVersion); err != nil {
 			return err
 		}
+	}
+	if latest == nil {
 		return fmt.Errorf("experiment %s in namespace %s has no pod yet", o.Name, ns)
 	}
-	latest := slices.MaxFunc(pods.Items, func(a, b corev1.Pod) int {
-		return a.CreationTimestamp.Compare(b.CreationTimestamp.Time)
-	})
 	stream, err := c.CoreV1().Pods(ns).GetLogs(latest.Name, &corev1.PodLogOptions{Follow: o.Follow}).Stream(ctx)
 	if err != nil {
 		return fmt.Errorf("reading the log of pod %s: %w", latest.Name, err)
@@ -232,6 +244,48 @@ func (o *LogOptions) Run(ctx context.Context) error {
 	defer stream.Close()
 	_, err = io.Copy(o.Out, stream)
 	return err
+}
+
+// latestPod is the newest of pods, or nil.
+func latestPod(pods []corev1.Pod) *corev1.Pod {
+	if len(pods) == 0 {
+		return nil
+	}
+	p := slices.MaxFunc(pods, func(a, b corev1.Pod) int {
+		return a.CreationTimestamp.Compare(b.CreationTimestamp.Time)
+	})
+	return &p
+}
+
+// waitForPod watches the experiment's pods from resourceVersion until one
+// has left Pending, for at most PodRunningTimeout.
+func (o *LogOptions) waitForPod(ctx context.Context, pods typedcorev1.PodInterface, selector, resourceVersion string) (*corev1.Pod, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.PodRunningTimeout)
+	defer cancel()
+	fmt.Fprintf(o.ErrOut, "waiting for the pod of experiment %s to start\n", o.Name)
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, resourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = selector
+			return pods.Watch(ctx, opts)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("watching the pods of experiment %s: %w", o.Name, err)
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no pod of experiment %s started within %s (--pod-running-timeout)", o.Name, o.PodRunningTimeout)
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return nil, fmt.Errorf("watching the pods of experiment %s: the watch ended", o.Name)
+			}
+			if p, isPod := ev.Object.(*corev1.Pod); isPod && ev.Type != watch.Deleted && p.Status.Phase != corev1.PodPending {
+				return p, nil
+			}
+		}
+	}
 }
 
 // NewJobCommand returns the hidden command an experiment's Job runs.
