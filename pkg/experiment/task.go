@@ -15,9 +15,10 @@ import (
 // the parser decodes them strictly, then calls Validate, Default
 // (Defaulter) once nothing is wrong, and Load (Loader), in that order.
 type Task interface {
-	// Validate checks the parameters as written; tasks that are not
-	// Defaulters fill in their defaults here. path is the parameters' field
-	// path (spec.tasks[i].with). Errors name fields under it.
+	// Validate checks the parameters as written, changing nothing but what
+	// it derives (a parsed template); defaults are Default's, files Load's.
+	// path is the parameters' field path (spec.tasks[i].with). Errors name
+	// fields under it.
 	Validate(vc *ValidationContext, path *field.Path) field.ErrorList
 	// Metrics returns the metrics the task records (for every version), so
 	// that later tasks can refer to them before anything runs.

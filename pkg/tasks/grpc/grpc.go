@@ -6,6 +6,7 @@
 package grpc
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -163,11 +164,47 @@ func (t *Task) Files() []experiment.FileInput {
 	return in
 }
 
-// Validate checks the parameters, resolves file paths against the
-// experiment file's folder and sets defaults.
-func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) field.ErrorList {
+// Default fills in what the parameters leave out (experiment.Defaulter).
+func (t *Task) Default() {
+	if t.Duration == nil && t.Total == 0 {
+		t.Total = DefaultTotal
+	}
+	t.Concurrency = cmp.Or(t.Concurrency, DefaultConcurrency)
+	t.Connections = cmp.Or(t.Connections, DefaultConnections)
+	if t.Timeout == nil {
+		t.Timeout = &experiment.Duration{Duration: DefaultTimeout}
+	}
+}
+
+// Load resolves the proto, protoset, import and CA paths against the
+// experiment file's folder and checks that they can be read
+// (experiment.Loader).
+func (t *Task) Load(vc *experiment.ValidationContext, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	resolve := func(p string) string { return experiment.ResolvePath(vc.Dir, p) }
+	t.protoFile, t.protoset = resolve(t.ProtoFile), resolve(t.Protoset)
+	if t.ProtoFile != "" && filepath.Ext(t.ProtoFile) == ".proto" {
+		errs = append(errs, checkFile(path.Child("protoFile"), t.ProtoFile, t.protoFile, false)...)
+	}
+	t.importPaths = nil
+	for i, d := range t.ImportPaths {
+		t.importPaths = append(t.importPaths, resolve(d))
+		errs = append(errs, checkFile(path.Child("importPaths").Index(i), d, t.importPaths[i], true)...)
+	}
+	if t.Protoset != "" {
+		errs = append(errs, checkFile(path.Child("protoset"), t.Protoset, t.protoset, false)...)
+	}
+	t.caFile = ""
+	if t.TLS != nil && t.TLS.CAFile != "" {
+		t.caFile = resolve(t.TLS.CAFile)
+		errs = append(errs, checkFile(path.Child("tls", "caFile"), t.TLS.CAFile, t.caFile, false)...)
+	}
+	return errs
+}
+
+// Validate checks the parameters as written.
+func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
 
 	errs = append(errs, t.validateEndpoints(vc.Versions, path)...)
 
@@ -181,25 +218,11 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 	if t.ProtoFile != "" && t.Protoset != "" {
 		errs = append(errs, field.Forbidden(path.Child("protoset"), "set protoFile or protoset, not both"))
 	}
-	t.protoFile, t.protoset = resolve(t.ProtoFile), resolve(t.Protoset)
-	if t.ProtoFile != "" {
-		p := path.Child("protoFile")
-		if filepath.Ext(t.ProtoFile) != ".proto" {
-			errs = append(errs, field.Invalid(p, t.ProtoFile, "must be a .proto file"))
-		} else {
-			errs = append(errs, checkFile(p, t.ProtoFile, t.protoFile, false)...)
-		}
+	if t.ProtoFile != "" && filepath.Ext(t.ProtoFile) != ".proto" {
+		errs = append(errs, field.Invalid(path.Child("protoFile"), t.ProtoFile, "must be a .proto file"))
 	}
 	if len(t.ImportPaths) > 0 && t.ProtoFile == "" {
 		errs = append(errs, field.Forbidden(path.Child("importPaths"), "importPaths need protoFile"))
-	}
-	t.importPaths = nil
-	for i, d := range t.ImportPaths {
-		t.importPaths = append(t.importPaths, resolve(d))
-		errs = append(errs, checkFile(path.Child("importPaths").Index(i), d, t.importPaths[i], true)...)
-	}
-	if t.Protoset != "" {
-		errs = append(errs, checkFile(path.Child("protoset"), t.Protoset, t.protoset, false)...)
 	}
 
 	if t.Duration != nil && t.Total != 0 {
@@ -211,14 +234,8 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 	if t.Total < 0 {
 		errs = append(errs, field.Invalid(path.Child("total"), t.Total, "must be 1 or more"))
 	}
-	if t.Duration == nil && t.Total == 0 {
-		t.Total = DefaultTotal
-	}
 	if t.Concurrency < 0 {
 		errs = append(errs, field.Invalid(path.Child("concurrency"), t.Concurrency, "must be 1 or more"))
-	}
-	if t.Concurrency == 0 {
-		t.Concurrency = DefaultConcurrency
 	}
 	if t.RPS < 0 {
 		errs = append(errs, field.Invalid(path.Child("rps"), t.RPS, "must be 0 (as fast as possible) or more"))
@@ -226,22 +243,14 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 	switch {
 	case t.Connections < 0:
 		errs = append(errs, field.Invalid(path.Child("connections"), t.Connections, "must be 1 or more"))
-	case t.Connections > t.Concurrency && t.Concurrency > 0:
-		errs = append(errs, field.Invalid(path.Child("connections"), t.Connections, fmt.Sprintf("must be at most concurrency (%d)", t.Concurrency)))
+	case t.Connections > cmp.Or(t.Concurrency, DefaultConcurrency) && t.Concurrency >= 0:
+		errs = append(errs, field.Invalid(path.Child("connections"), t.Connections, fmt.Sprintf("must be at most concurrency (%d)", cmp.Or(t.Concurrency, DefaultConcurrency))))
 	}
-	if t.Connections == 0 {
-		t.Connections = DefaultConnections
-	}
-	if t.Timeout == nil {
-		t.Timeout = &experiment.Duration{Duration: DefaultTimeout}
-	} else if t.Timeout.Duration == 0 {
+	if t.Timeout != nil && t.Timeout.Duration == 0 {
 		errs = append(errs, field.Invalid(path.Child("timeout"), t.Timeout.String(), "must be more than 0"))
 	}
 
-	t.caFile = ""
 	if t.TLS != nil && t.TLS.CAFile != "" {
-		t.caFile = resolve(t.TLS.CAFile)
-		errs = append(errs, checkFile(path.Child("tls", "caFile"), t.TLS.CAFile, t.caFile, false)...)
 		if t.TLS.SkipVerify {
 			errs = append(errs, field.Forbidden(path.Child("tls", "skipVerify"), "set caFile or skipVerify, not both"))
 		}

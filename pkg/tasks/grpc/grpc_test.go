@@ -107,13 +107,14 @@ func TestValidate(t *testing.T) {
 				TLS: &grpctask.TLS{CAFile: "nope.pem", SkipVerify: true},
 			},
 			want: []problem{
+				// What was written, then the files (Validate, then Load).
 				{field.ErrorTypeForbidden, with + ".protoset"},
+				{field.ErrorTypeForbidden, with + ".tls.skipVerify"},
 				{field.ErrorTypeInvalid, with + ".protoFile"},
 				{field.ErrorTypeInvalid, with + ".importPaths[0]"},
 				{field.ErrorTypeInvalid, with + ".importPaths[1]"},
 				{field.ErrorTypeInvalid, with + ".protoset"},
 				{field.ErrorTypeInvalid, with + ".tls.caFile"},
-				{field.ErrorTypeForbidden, with + ".tls.skipVerify"},
 			},
 		},
 		{
@@ -191,7 +192,7 @@ func TestValidate(t *testing.T) {
 				versions = []string{experiment.DefaultVersion}
 			}
 			vc := &experiment.ValidationContext{Versions: versions, Dir: dir}
-			got := tc.task.Validate(vc, field.NewPath("spec", "tasks").Index(0).Child("with"))
+			got := experiment.Prepare(&tc.task, vc, field.NewPath("spec", "tasks").Index(0).Child("with"))
 			if diff := cmp.Diff(tc.want, problems(got)); diff != "" {
 				t.Errorf("problems (-want +got):\n%s\nerrors: %v", diff, got)
 			}
@@ -227,11 +228,11 @@ func TestValidateDefaults(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			vc := &experiment.ValidationContext{Versions: []string{experiment.DefaultVersion}}
-			if errs := tc.task.Validate(vc, field.NewPath("with")); len(errs) > 0 {
+			if errs := experiment.Prepare(&tc.task, vc, field.NewPath("with")); len(errs) > 0 {
 				t.Fatal(errs)
 			}
 			if diff := cmp.Diff(tc.want, tc.task, cmpopts.IgnoreUnexported(grpctask.Task{})); diff != "" {
-				t.Errorf("task after Validate (-want +got):\n%s", diff)
+				t.Errorf("task after Prepare (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -4,6 +4,7 @@
 package notify
 
 import (
+	"cmp"
 	"errors"
 	"maps"
 	"net/http"
@@ -129,19 +130,27 @@ func (t *Task) Env() []experiment.EnvInput {
 	return in
 }
 
-// Validate fills in the defaults, checks every parameter and parses the
-// template. Templates are executed only when the task runs.
-func (t *Task) Validate(_ *experiment.ValidationContext, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	if t.Method == "" {
-		t.Method = DefaultMethod
-	}
-	if t.Format == "" {
-		t.Format = DefaultFormat
-	}
+// Default fills in what the parameters leave out (experiment.Defaulter).
+func (t *Task) Default() {
+	t.Method = cmp.Or(t.Method, DefaultMethod)
+	t.Format = cmp.Or(t.Format, DefaultFormat)
 	if t.Timeout.Duration == 0 {
 		t.Timeout.Duration = DefaultTimeout
 	}
+	switch t.Format {
+	case FormatSlack:
+		t.Text = cmp.Or(t.Text, DefaultText)
+	case FormatGitHub:
+		t.EventType = cmp.Or(t.EventType, DefaultEventType)
+	}
+}
+
+// Validate checks every parameter as written and parses the template.
+// Templates are executed only when the task runs.
+func (t *Task) Validate(_ *experiment.ValidationContext, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	// Judged with their defaults (Default fills them in).
+	method, format := cmp.Or(t.Method, DefaultMethod), cmp.Or(t.Format, DefaultFormat)
 
 	switch {
 	case t.URL == "" && t.URLEnv == "":
@@ -156,8 +165,8 @@ func (t *Task) Validate(_ *experiment.ValidationContext, path *field.Path) field
 	default:
 		errs = append(errs, experiment.ValidateEnvName(path.Child("urlEnv"), t.URLEnv)...)
 	}
-	if !slices.Contains(methods, t.Method) {
-		errs = append(errs, field.NotSupported(path.Child("method"), t.Method, methods))
+	if !slices.Contains(methods, method) {
+		errs = append(errs, field.NotSupported(path.Child("method"), method, methods))
 	}
 	if t.TokenEnv != "" {
 		errs = append(errs, experiment.ValidateEnvName(path.Child("tokenEnv"), t.TokenEnv)...)
@@ -165,18 +174,12 @@ func (t *Task) Validate(_ *experiment.ValidationContext, path *field.Path) field
 	errs = append(errs, t.validateHeaders(path.Child("headers"))...)
 
 	only := func(name string, f Format) *field.Error {
-		return field.Forbidden(path.Child(name), "only with format "+string(f)+"; the format is "+string(t.Format))
+		return field.Forbidden(path.Child(name), "only with format "+string(f)+"; the format is "+string(format))
 	}
-	switch t.Format {
+	switch format {
 	case FormatSlack:
-		if t.Text == "" {
-			t.Text = DefaultText
-		}
-		errs = append(errs, t.parse(path.Child("text"), t.Text)...)
+		errs = append(errs, t.parse(path.Child("text"), cmp.Or(t.Text, DefaultText))...)
 	case FormatGitHub:
-		if t.EventType == "" {
-			t.EventType = DefaultEventType
-		}
 		if len(t.EventType) > maxEventType {
 			errs = append(errs, field.TooLong(path.Child("eventType"), t.EventType, maxEventType))
 		}
@@ -188,15 +191,15 @@ func (t *Task) Validate(_ *experiment.ValidationContext, path *field.Path) field
 		}
 	default:
 		// Which parameters belong is unknown until the format is fixed.
-		return append(errs, field.NotSupported(path.Child("format"), t.Format, formats))
+		return append(errs, field.NotSupported(path.Child("format"), format, formats))
 	}
-	if t.Text != "" && t.Format != FormatSlack {
+	if t.Text != "" && format != FormatSlack {
 		errs = append(errs, only("text", FormatSlack))
 	}
-	if t.EventType != "" && t.Format != FormatGitHub {
+	if t.EventType != "" && format != FormatGitHub {
 		errs = append(errs, only("eventType", FormatGitHub))
 	}
-	if t.PayloadTemplate != "" && t.Format != FormatCustom {
+	if t.PayloadTemplate != "" && format != FormatCustom {
 		errs = append(errs, only("payloadTemplate", FormatCustom))
 	}
 	return errs

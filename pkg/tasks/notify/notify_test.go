@@ -139,7 +139,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			task := tc.task
 			var got []string
-			for _, e := range task.Validate(&experiment.ValidationContext{}, withPath) {
+			for _, e := range experiment.Prepare(&task, &experiment.ValidationContext{}, withPath) {
 				got = append(got, e.Error())
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -174,7 +174,7 @@ func TestValidateDefaults(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.task
-			if errs := got.Validate(&experiment.ValidationContext{}, withPath); len(errs) > 0 {
+			if errs := experiment.Prepare(&got, &experiment.ValidationContext{}, withPath); len(errs) > 0 {
 				t.Fatal(errs)
 			}
 			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreUnexported(Task{})); diff != "" {

@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // validated returns task after Validate, which parses its template.
 func validated(t *testing.T, task Task) *Task {
 	t.Helper()
-	if errs := task.Validate(&experiment.ValidationContext{}, withPath); len(errs) > 0 {
+	if errs := experiment.Prepare(&task, &experiment.ValidationContext{}, withPath); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	return &task

@@ -103,10 +103,14 @@ func (t *Task) Validate(_ *experiment.ValidationContext, path *field.Path) field
 			}
 		}
 	}
+	return errs
+}
+
+// Default fills in the timeout (experiment.Defaulter).
+func (t *Task) Default() {
 	if t.Timeout == nil {
 		t.Timeout = &experiment.Duration{Duration: DefaultTimeout}
 	}
-	return errs
 }
 
 // Metrics returns nil: the task records no metrics.
