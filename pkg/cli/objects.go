@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -35,9 +36,9 @@ type ManifestFlags struct {
 	// Output is -o, with --dry-run.
 	Output *OutputFlags
 
-	withOut   bool
-	verb      string
-	outputSet func() bool
+	withOut bool
+	verb    string
+	flags   *pflag.FlagSet
 }
 
 // NewManifestFlags returns the flags; withOut offers --out.
@@ -53,7 +54,7 @@ func (f *ManifestFlags) AddFlags(cmd *cobra.Command, verb string) {
 	fs.StringVar(&f.DryRun, "dry-run", DryRunNone, fmt.Sprintf(`"client" prints the objects instead of %s them (none, client)`, verb))
 	fs.Lookup("dry-run").NoOptDefVal = DryRunClient
 	f.Output.AddFlags(cmd)
-	f.outputSet = func() bool { return fs.Changed("output") }
+	f.flags = fs
 	if f.withOut {
 		fs.StringVar(&f.OutDir, "out", "", fmt.Sprintf("write the objects as a kustomize directory (a file per object and kustomization.yaml) instead of %s them", verb))
 		_ = cmd.MarkFlagDirname("out")
@@ -68,7 +69,7 @@ func (f *ManifestFlags) Validate() error {
 		return fmt.Errorf("invalid value %q for flag --dry-run: allowed values are none, client", f.DryRun)
 	case f.DryRun == DryRunClient && f.OutDir != "":
 		return errors.New("flags --dry-run and --out cannot be used together: print the objects, or write them")
-	case f.outputSet != nil && f.outputSet() && f.DryRun != DryRunClient:
+	case f.flags != nil && f.flags.Changed("output") && f.DryRun != DryRunClient:
 		return fmt.Errorf("flag -o/--output needs --dry-run: it prints the objects instead of %s them", f.verb)
 	}
 	return f.Output.Validate()

@@ -171,63 +171,54 @@ func (o *AssertOptions) watch(ctx context.Context) (<-chan struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
-	only := func(opts metav1.ListOptions) metav1.ListOptions {
-		opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", runner.ObjectName(o.Name)).String()
-		return opts
-	}
-	secrets, jobs := c.CoreV1().Secrets(ns), c.BatchV1().Jobs(ns)
-	watchers := []struct {
-		list  func(context.Context, metav1.ListOptions) (string, error)
-		watch func(context.Context, metav1.ListOptions) (watch.Interface, error)
-	}{
-		{func(ctx context.Context, opts metav1.ListOptions) (string, error) {
-			l, err := secrets.List(ctx, only(opts))
-			if err != nil {
-				return "", err
-			}
-			return l.ResourceVersion, nil
-		}, func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return secrets.Watch(ctx, only(opts))
-		}},
-		{func(ctx context.Context, opts metav1.ListOptions) (string, error) {
-			l, err := jobs.List(ctx, only(opts))
-			if err != nil {
-				return "", err
-			}
-			return l.ResourceVersion, nil
-		}, func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return jobs.Watch(ctx, only(opts))
-		}},
-	}
+	byName := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", runner.ObjectName(o.Name)).String()}
 	changed := make(chan struct{}, 1)
-	for _, wt := range watchers {
-		rv, err := wt.list(ctx, metav1.ListOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("watching experiment %s: %w", o.Name, err)
-		}
-		w, err := watchtools.NewRetryWatcherWithContext(ctx, rv, &cache.ListWatch{WatchFuncWithContext: wt.watch})
-		if err != nil {
-			return nil, fmt.Errorf("watching experiment %s: %w", o.Name, err)
-		}
-		go func() {
-			defer w.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case _, ok := <-w.ResultChan():
-					if !ok {
-						return
-					}
-					select {
-					case changed <- struct{}{}:
-					default:
-					}
-				}
-			}
-		}()
+	secrets, jobs := c.CoreV1().Secrets(ns), c.BatchV1().Jobs(ns)
+	if err := follow(ctx, changed, byName, secrets.List, secrets.Watch); err != nil {
+		return nil, fmt.Errorf("watching experiment %s: %w", o.Name, err)
+	}
+	if err := follow(ctx, changed, byName, jobs.List, jobs.Watch); err != nil {
+		return nil, fmt.Errorf("watching experiment %s: %w", o.Name, err)
 	}
 	return changed, nil
+}
+
+// follow watches the objects that opts select, from the version their list
+// has, resuming the watch where it breaks (client-go's RetryWatcher), and
+// signals on changed whenever one changes, until ctx ends.
+func follow[L interface{ GetResourceVersion() string }](ctx context.Context, changed chan<- struct{}, opts metav1.ListOptions,
+	list func(context.Context, metav1.ListOptions) (L, error), watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) error {
+	l, err := list(ctx, opts)
+	if err != nil {
+		return err
+	}
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, l.GetResourceVersion(), &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector, o.LabelSelector = opts.FieldSelector, opts.LabelSelector
+			return watchFn(ctx, o)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		defer w.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-w.ResultChan():
+				if !ok {
+					return
+				}
+				select {
+				case changed <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return nil
 }
 
 // read reads the result, and for an in-cluster experiment also whether its

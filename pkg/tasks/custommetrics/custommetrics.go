@@ -248,11 +248,10 @@ func (t *Task) validateProviders(provs []Provider, vc *experiment.ValidationCont
 			errs = append(errs, field.NotSupported(pp.Child("method"), p.Method, methods))
 		}
 		for _, k := range sortedKeys(p.Headers) {
-			switch {
-			case !experiment.IsHeaderName(k):
-				errs = append(errs, experiment.ValidateHeaderName(pp.Child("headers").Key(k), k)...)
-			case strings.EqualFold(k, "Authorization") && p.Auth.set():
-				errs = append(errs, field.Forbidden(pp.Child("headers").Key(k), "set auth or an Authorization header, not both"))
+			hp := pp.Child("headers").Key(k)
+			errs = append(errs, experiment.ValidateHeaderName(hp, k)...)
+			if strings.EqualFold(k, "Authorization") && p.Auth.set() {
+				errs = append(errs, field.Forbidden(hp, "set auth or an Authorization header, not both"))
 			}
 		}
 		errs = append(errs, p.Auth.validate(vc.Dir, pp.Child("auth"))...)

@@ -240,11 +240,12 @@ func (t *Task) Validate(vc *experiment.ValidationContext, path *field.Path) fiel
 	if t.RPS < 0 {
 		errs = append(errs, field.Invalid(path.Child("rps"), t.RPS, "must be 0 (as fast as possible) or more"))
 	}
+	concurrency := cmp.Or(t.Concurrency, DefaultConcurrency) // as Default fills it in
 	switch {
 	case t.Connections < 0:
 		errs = append(errs, field.Invalid(path.Child("connections"), t.Connections, "must be 1 or more"))
-	case t.Connections > cmp.Or(t.Concurrency, DefaultConcurrency) && t.Concurrency >= 0:
-		errs = append(errs, field.Invalid(path.Child("connections"), t.Connections, fmt.Sprintf("must be at most concurrency (%d)", cmp.Or(t.Concurrency, DefaultConcurrency))))
+	case t.Connections > concurrency && concurrency > 0:
+		errs = append(errs, field.Invalid(path.Child("connections"), t.Connections, fmt.Sprintf("must be at most concurrency (%d)", concurrency)))
 	}
 	if t.Timeout != nil && t.Timeout.Duration == 0 {
 		errs = append(errs, field.Invalid(path.Child("timeout"), t.Timeout.String(), "must be more than 0"))
