@@ -3,14 +3,9 @@ package grpc_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -32,6 +27,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/iter8-tools/iter8/internal/testpki"
 	"github.com/iter8-tools/iter8/pkg/experiment"
 	grpctask "github.com/iter8-tools/iter8/pkg/tasks/grpc"
 )
@@ -210,37 +206,30 @@ func writeProtoset(t *testing.T, dir, name string, files ...protoreflect.FileDes
 // serverName is the only name in the test server certificate.
 const serverName = "grpc.iter8.test"
 
-// selfSigned returns server credentials with a self-signed certificate for
-// serverName, and writes the certificate (the CA) as ca.pem in dir.
+// selfSigned returns server credentials with a certificate for serverName
+// of a test CA, and writes the CA's certificate as ca.pem in dir.
 func selfSigned(t *testing.T, dir string) credentials.TransportCredentials {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := testpki.NewCA("grpc test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: serverName},
-		DNSNames:              []string{serverName},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, key, err := ca.Sign(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: serverName},
+		DNSNames:    []string{serverName},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pemCert bytes.Buffer
-	if err := pem.Encode(&pemCert, &pem.Block{Type: "CERTIFICATE", Bytes: der}); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), ca.PEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), pemCert.Bytes(), 0o600); err != nil {
+	pair, err := tls.X509KeyPair(cert, key)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return credentials.NewServerTLSFromCert(&tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key})
+	return credentials.NewServerTLSFromCert(&pair)
 }
 
 // registry holds only the grpc task.
