@@ -6,6 +6,8 @@
 package gittest
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/pem"
 	"net"
 	"net/http"
@@ -16,6 +18,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/iter8-tools/iter8/internal/testpki"
 )
 
 // Server is a Git HTTP server holding bare repositories.
@@ -26,6 +30,9 @@ type Server struct {
 	Root string
 	// CA is the PEM certificate that signs the server's, with TLS.
 	CA []byte
+	// ClientCert and ClientKey are a PEM client certificate, and its key,
+	// that the server accepts, with ClientCertificates.
+	ClientCert, ClientKey []byte
 }
 
 // ServerOptions configure NewServer.
@@ -38,6 +45,9 @@ type ServerOptions struct {
 	// TLS serves https, with a certificate for 127.0.0.1 of a test
 	// authority (Server.CA).
 	TLS bool
+	// ClientCertificates, with TLS, requires a client certificate of
+	// another test authority (mutual TLS); Server.ClientCert holds one.
+	ClientCertificates bool
 	// Addr is the address listened on; default 127.0.0.1 on a free port.
 	// Tests whose pods clone set their network namespace's node IP.
 	Addr string
@@ -85,6 +95,11 @@ func NewServer(t testing.TB, opts ServerOptions) *Server {
 	}
 	s := &Server{Root: root}
 	if opts.TLS {
+		if opts.ClientCertificates {
+			ca, cert, key := clientAuthority(t)
+			srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca}
+			s.ClientCert, s.ClientKey = cert, key
+		}
 		srv.StartTLS()
 		s.CA = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	} else {
@@ -93,6 +108,24 @@ func NewServer(t testing.TB, opts ServerOptions) *Server {
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
 	return s
+}
+
+// clientAuthority makes a test certificate authority and a client
+// certificate it signs: the pool that trusts it, and the certificate and
+// key as PEM.
+func clientAuthority(t testing.TB) (*x509.CertPool, []byte, []byte) {
+	t.Helper()
+	ca, err := testpki.NewCA("gittest client CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.Client("iter8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	return pool, cert, key
 }
 
 // NewRepository creates a bare repository name on the server whose main

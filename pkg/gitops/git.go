@@ -177,6 +177,9 @@ type PushOptions struct {
 	// CABundle holds PEM certificates of authorities trusted, besides the
 	// system's, for an https remote.
 	CABundle []byte
+	// ClientCert and ClientKey, PEM, are presented to an https remote that
+	// asks for a client certificate (mutual TLS).
+	ClientCert, ClientKey []byte
 	// Attempts bounds the pushes, with a rebase before each retry. Default: 5.
 	Attempts int
 }
@@ -202,7 +205,7 @@ func (r *Repository) Push(ctx context.Context, opts PushOptions) error {
 	spec := config.RefSpec(branch.String() + ":" + branch.String())
 	tracking := plumbing.NewRemoteReferenceName(remote, branch.Short())
 	for attempt := 1; ; attempt++ {
-		err := r.repo.PushContext(ctx, &git.PushOptions{RemoteName: remote, RefSpecs: []config.RefSpec{spec}, Auth: opts.Auth, CABundle: opts.CABundle})
+		err := r.repo.PushContext(ctx, &git.PushOptions{RemoteName: remote, RefSpecs: []config.RefSpec{spec}, Auth: opts.Auth, CABundle: opts.CABundle, ClientCert: opts.ClientCert, ClientKey: opts.ClientKey})
 		if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 			return nil
 		}
@@ -213,7 +216,7 @@ func (r *Repository) Push(ctx context.Context, opts PushOptions) error {
 			return fmt.Errorf("pushing %s to %s: the remote branch moved on %d times: %w", branch.Short(), remote, attempts, err)
 		}
 		fetch := config.RefSpec("+" + branch.String() + ":" + tracking.String())
-		err = r.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: remote, RefSpecs: []config.RefSpec{fetch}, Auth: opts.Auth, CABundle: opts.CABundle})
+		err = r.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: remote, RefSpecs: []config.RefSpec{fetch}, Auth: opts.Auth, CABundle: opts.CABundle, ClientCert: opts.ClientCert, ClientKey: opts.ClientKey})
 		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 			return fmt.Errorf("fetching %s from %s: %w", branch.Short(), remote, err)
 		}

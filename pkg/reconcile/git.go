@@ -36,6 +36,9 @@ type GitTarget struct {
 	// CABundle holds PEM certificates of authorities trusted, besides the
 	// system's, for an https repository.
 	CABundle []byte
+	// ClientCert and ClientKey, PEM, are presented to an https repository
+	// that asks for a client certificate (mutual TLS).
+	ClientCert, ClientKey []byte
 }
 
 // gitAttempts bounds how often Write renders anew on a branch that another
@@ -97,7 +100,7 @@ func (w *GitWriter) Write(ctx context.Context, t GitTarget, objs []*unstructured
 		if h.IsZero() {
 			return lastChange(repo, t.Path)
 		}
-		err = wr.Push(ctx, gitops.PushOptions{Auth: t.Auth, CABundle: t.CABundle})
+		err = wr.Push(ctx, gitops.PushOptions{Auth: t.Auth, CABundle: t.CABundle, ClientCert: t.ClientCert, ClientKey: t.ClientKey})
 		if err == nil {
 			head, err := repo.Head()
 			if err != nil {
@@ -179,7 +182,7 @@ func (w *GitWriter) open(ctx context.Context, t GitTarget) (string, *git.Reposit
 		return "", nil, err
 	}
 	repo, err = git.PlainCloneContext(ctx, dir, false, &git.CloneOptions{
-		URL: t.URL, Auth: t.Auth, CABundle: t.CABundle, ReferenceName: plumbing.NewBranchReferenceName(t.Branch), SingleBranch: true,
+		URL: t.URL, Auth: t.Auth, CABundle: t.CABundle, ClientCert: t.ClientCert, ClientKey: t.ClientKey, ReferenceName: plumbing.NewBranchReferenceName(t.Branch), SingleBranch: true,
 	})
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -191,7 +194,7 @@ func (w *GitWriter) open(ctx context.Context, t GitTarget) (string, *git.Reposit
 // fetch updates the remote-tracking branch.
 func fetch(ctx context.Context, repo *git.Repository, t GitTarget) error {
 	spec := config.RefSpec("+" + plumbing.NewBranchReferenceName(t.Branch).String() + ":" + plumbing.NewRemoteReferenceName(git.DefaultRemoteName, t.Branch).String())
-	err := repo.FetchContext(ctx, &git.FetchOptions{RemoteName: git.DefaultRemoteName, RefSpecs: []config.RefSpec{spec}, Auth: t.Auth, CABundle: t.CABundle, Force: true})
+	err := repo.FetchContext(ctx, &git.FetchOptions{RemoteName: git.DefaultRemoteName, RefSpecs: []config.RefSpec{spec}, Auth: t.Auth, CABundle: t.CABundle, ClientCert: t.ClientCert, ClientKey: t.ClientKey, Force: true})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return fmt.Errorf("fetching branch %s: %w", t.Branch, err)
 	}

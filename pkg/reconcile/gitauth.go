@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net/url"
@@ -13,18 +14,21 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// gitAccess is how to reach a Git sink: its authentication and the
-// certificate authorities it trusts besides the system's.
+// gitAccess is how to reach a Git sink: its authentication, the
+// certificate authorities it trusts besides the system's, and the client
+// certificate and key it presents over TLS.
 type gitAccess struct {
-	auth     transport.AuthMethod
-	caBundle []byte
+	auth                  transport.AuthMethod
+	caBundle              []byte
+	clientCert, clientKey []byte
 }
 
 // gitAccessOf reads the credentials of a Git sink from the data of its
 // Secret (named secret in errors), in the format of a Flux GitRepository's
 // Secret:
 //
-//	https://  username (default git) and password, or bearerToken; ca.crt (or caFile)
+//	https://  username (default git) and password, or bearerToken; ca.crt (or caFile);
+//	          tls.crt and tls.key, a client certificate and its key (mutual TLS)
 //	ssh://    identity (PEM private key), password if it is encrypted, known_hosts
 //
 // The errors name the Secret's key and what it must hold.
@@ -55,6 +59,19 @@ func gitAccessOf(rawURL, secret string, data map[string][]byte) (gitAccess, erro
 		}
 		a.caBundle = ca
 	}
+	cert, key := data["tls.crt"], data["tls.key"]
+	switch {
+	case len(cert) == 0 && len(key) == 0:
+	case u.Scheme != "https":
+		return a, fmt.Errorf("the Secret %s holds a client certificate (tls.crt, tls.key), which is for https:// URLs; %s is %s", secret, rawURL, u.Scheme)
+	case len(cert) == 0 || len(key) == 0:
+		return a, fmt.Errorf("the Secret %s holds only one of tls.crt and tls.key: a client certificate needs both", secret)
+	default:
+		if _, err := tls.X509KeyPair(cert, key); err != nil {
+			return a, fmt.Errorf("the Secret %s: tls.crt and tls.key: %w", secret, err)
+		}
+		a.clientCert, a.clientKey = cert, key
+	}
 	password, token := data["password"], data["bearerToken"]
 	switch {
 	case len(password) > 0 && len(token) > 0:
@@ -67,8 +84,8 @@ func gitAccessOf(rawURL, secret string, data map[string][]byte) (gitAccess, erro
 			user = "git"
 		}
 		a.auth = &http.BasicAuth{Username: user, Password: string(password)}
-	case a.caBundle == nil:
-		return a, fmt.Errorf("the Secret %s has none of password, bearerToken or ca.crt", secret)
+	case a.caBundle == nil && a.clientCert == nil:
+		return a, fmt.Errorf("the Secret %s has none of password, bearerToken, ca.crt or tls.crt", secret)
 	}
 	return a, nil
 }

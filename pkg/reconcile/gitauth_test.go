@@ -24,9 +24,11 @@ import (
 // TestGitSinkCredentials writes Routes through the Git sinks Flux users
 // have, with their GitRepository Secrets: a real SSH server on loopback
 // (identity and known_hosts), and an HTTPS server of a test CA that wants
-// a bearer token (bearerToken, ca.crt). Each Route's commit lands on its
-// branch; a wrong host key, a missing CA and a missing identity fail with
-// the reason and what is wrong.
+// a bearer token (bearerToken, ca.crt), and one that requires a client
+// certificate of its own CA (ca.crt, tls.crt, tls.key). Each Route's
+// commit lands on its branch; a wrong host key, a missing CA, a missing
+// client certificate and a missing identity fail with the reason and what
+// is wrong.
 func TestGitSinkCredentials(t *testing.T) {
 	c, ns := setup(t)
 	ctx := t.Context()
@@ -62,6 +64,8 @@ func TestGitSinkCredentials(t *testing.T) {
 
 	tlsSrv := gittest.NewServer(t, gittest.ServerOptions{TLS: true, BearerToken: "t0ken"})
 	tlsSrv.NewRepository(t, "fleet", map[string]string{"README.md": "fleet\n"})
+	mtls := gittest.NewServer(t, gittest.ServerOptions{TLS: true, ClientCertificates: true})
+	mtls.NewRepository(t, "fleet", map[string]string{"README.md": "fleet\n"})
 
 	for _, tc := range []struct {
 		name, url, root string
@@ -74,6 +78,11 @@ func TestGitSinkCredentials(t *testing.T) {
 			secret: map[string][]byte{"identity": identity, "known_hosts": []byte(sshd.KnownHosts)}},
 		{name: "https-token", url: tlsSrv.URL + "/fleet", root: tlsSrv.Root,
 			secret: map[string][]byte{"bearerToken": []byte("t0ken"), "ca.crt": tlsSrv.CA}},
+		{name: "https-client-certificate", url: mtls.URL + "/fleet", root: mtls.Root,
+			secret: map[string][]byte{"ca.crt": mtls.CA, "tls.crt": mtls.ClientCert, "tls.key": mtls.ClientKey}},
+		{name: "https-without-client-certificate", url: mtls.URL + "/fleet", root: mtls.Root,
+			secret:     map[string][]byte{"ca.crt": mtls.CA},
+			wantReason: reconcile.ReasonGitOperationFailed, wantMessage: "certificate required"},
 		{name: "ssh-wrong-host-key", url: sshd.URL + "/fleet",
 			secret:     map[string][]byte{"identity": identity, "known_hosts": []byte(wrongHost)},
 			wantReason: reconcile.ReasonGitOperationFailed, wantMessage: "key mismatch"},

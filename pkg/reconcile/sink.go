@@ -113,7 +113,7 @@ func (r *RouteReconciler) writeGit(ctx context.Context, route *v1alpha1.Route, o
 	if err != nil {
 		return sinkResult{}, err
 	}
-	t := GitTarget{URL: g.URL, Branch: branchOf(g), Path: g.Path, Auth: access.auth, CABundle: access.caBundle}
+	t := GitTarget{URL: g.URL, Branch: branchOf(g), Path: g.Path, Auth: access.auth, CABundle: access.caBundle, ClientCert: access.clientCert, ClientKey: access.clientKey}
 	commit, err := r.Git.Write(ctx, t, out.Objects, out.CommitMessage(route, ControllerName))
 	if err != nil {
 		return sinkResult{}, retry(ReasonGitOperationFailed, "writing %s of branch %s of %s: %w", t.Path, t.Branch, t.URL, err)

@@ -459,9 +459,10 @@ type GitSink struct {
 	// SecretRef names a Secret in the Route's namespace holding the
 	// repository's credentials in the format of a Flux GitRepository's: for
 	// https, username (default git) and password (e.g. an access token) for
-	// basic auth, or bearerToken, and ca.crt (or caFile) to trust a private
-	// certificate authority; for ssh, identity (a PEM private key, with
-	// password if it is encrypted) and known_hosts (required). Default: none.
+	// basic auth, or bearerToken, ca.crt (or caFile) to trust a private
+	// certificate authority, and tls.crt with tls.key, a client certificate
+	// for mutual TLS; for ssh, identity (a PEM private key, with password if
+	// it is encrypted) and known_hosts (required). Default: none.
 	// +optional
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
 
