@@ -47,9 +47,13 @@ build() {
 	# would keep the caller's pipe open after this script ends.
 	(cd "$dir" && CGO_ENABLED=0 go build -v -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg") >/dev/null 2>"$log" &
 	pid=$!
+	# Polled every second, so that the next build starts as soon as this one
+	# ends; the heartbeat is every 30 s.
+	local ticks=0
 	while kill -0 "$pid" 2>/dev/null; do
-		sleep 30
-		if kill -0 "$pid" 2>/dev/null; then
+		sleep 1
+		ticks=$((ticks + 1))
+		if [ $((ticks % 30)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then
 			n=$(grep -cv '^go: ' "$log" || true)
 			say "  still building $name: $(( $(date +%s) - start ))s, $n packages compiled"
 		fi
