@@ -19,8 +19,14 @@ type assignments struct {
 	opts    Options
 	metrics *metrics
 
+	// flushing serializes flushes (the loop's, Results').
+	flushing sync.Mutex
+
 	mu      sync.Mutex
 	pending map[store.Assignment]struct{}
+	// inflight is the batch a flush is writing: still pending until the
+	// store has it, so counted by len and not added again.
+	inflight map[store.Assignment]struct{}
 
 	kick    chan struct{}
 	quit    chan struct{}
@@ -44,7 +50,11 @@ func newAssignments(st store.Store, opts Options, m *metrics) *assignments {
 func (a *assignments) add(as store.Assignment) {
 	a.mu.Lock()
 	if _, ok := a.pending[as]; !ok {
-		if len(a.pending) >= a.opts.MaxPendingAssignments {
+		if _, ok := a.inflight[as]; ok {
+			a.mu.Unlock()
+			return
+		}
+		if len(a.pending)+len(a.inflight) >= a.opts.MaxPendingAssignments {
 			a.mu.Unlock()
 			a.metrics.assignmentsDropped.Inc()
 			return
@@ -64,7 +74,7 @@ func (a *assignments) add(as store.Assignment) {
 func (a *assignments) len() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return len(a.pending)
+	return len(a.pending) + len(a.inflight)
 }
 
 func (a *assignments) loop() {
@@ -85,34 +95,38 @@ func (a *assignments) loop() {
 }
 
 // flush writes what is pending; on failure it is put back, to be written
-// with the next flush.
+// with the next flush. While it writes, the batch still counts as pending.
 func (a *assignments) flush(ctx context.Context) error {
+	a.flushing.Lock()
+	defer a.flushing.Unlock()
 	a.mu.Lock()
 	batch := a.pending
-	a.pending = make(map[store.Assignment]struct{}, len(batch))
-	a.mu.Unlock()
 	if len(batch) == 0 {
+		a.mu.Unlock()
 		return nil
 	}
+	a.pending = make(map[store.Assignment]struct{}, len(batch))
+	a.inflight = batch
+	a.mu.Unlock()
 	list := make([]store.Assignment, 0, len(batch))
 	for as := range batch {
 		list = append(list, as)
 	}
 	err := a.store.AddUsers(ctx, list)
+	a.mu.Lock()
+	a.inflight = nil
 	if err == nil {
+		a.mu.Unlock()
 		return nil
 	}
-	a.metrics.storeErrors.WithLabelValues("assignments").Inc()
-	a.opts.Logger.Error("writing assignments to the store; retrying at the next flush", "count", len(list), "error", err)
-	a.mu.Lock()
+	// Added while the batch was in flight, pending and the batch together
+	// stay within the bound.
 	for _, as := range list {
-		if len(a.pending) >= a.opts.MaxPendingAssignments {
-			a.metrics.assignmentsDropped.Inc()
-			continue
-		}
 		a.pending[as] = struct{}{}
 	}
 	a.mu.Unlock()
+	a.metrics.storeErrors.WithLabelValues("assignments").Inc()
+	a.opts.Logger.Error("writing assignments to the store; retrying at the next flush", "count", len(list), "error", err)
 	return err
 }
 

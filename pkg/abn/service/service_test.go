@@ -618,6 +618,66 @@ func TestAssignmentsAreBatchedAndBounded(t *testing.T) {
 	}
 }
 
+// blockingStore holds the first AddUsers until release is closed, then
+// fails it.
+type blockingStore struct {
+	store.Store
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (b *blockingStore) AddUsers(context.Context, []store.Assignment) error {
+	b.once.Do(func() {
+		close(b.entered)
+		<-b.release
+	})
+	return fmt.Errorf("disk on fire")
+}
+
+// TestPendingCountsTheBatchInFlight: while a flush writes the pending
+// assignments, they still count as pending, in /metrics and against
+// MaxPendingAssignments, and a user of the batch is not added again; when
+// the write fails, the batch is pending again.
+func TestPendingCountsTheBatchInFlight(t *testing.T) {
+	st := &blockingStore{Store: openBolt(t, filepath.Join(t.TempDir(), "abn.db")), entered: make(chan struct{}), release: make(chan struct{})}
+	in := start(t, apps(t), st, service.Options{MaxPendingAssignments: 5, AssignmentFlushInterval: time.Hour})
+	for i := range 5 {
+		lookup(t, in.client, "shop", user(i))
+	}
+	flushed := make(chan error, 1)
+	go func() {
+		_, err := in.svc.Results(context.Background(), "shop")
+		flushed <- err
+	}()
+	<-st.entered
+	// In flight: user-0 is not added again, user-5 and user-6 do not fit.
+	for _, i := range []int{0, 5, 6} {
+		lookup(t, in.client, "shop", user(i))
+	}
+	scraped := make(chan string, 1)
+	go func() { scraped <- get(t, in.http+"/metrics", http.StatusOK) }()
+	time.Sleep(200 * time.Millisecond) // the scrape reads the gauge, then waits for the flush
+	close(st.release)
+	if err := <-flushed; err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Errorf("Results: %v, want the failed write", err)
+	}
+	metrics := <-scraped
+	for _, want := range []string{"abn_assignments_pending 5", "abn_assignments_dropped_total 2"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics during the flush lacks %q", want)
+		}
+	}
+	metrics = get(t, in.http+"/metrics", http.StatusOK)
+	for _, want := range []string{"abn_assignments_pending 5", "abn_assignments_dropped_total 2"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics after the failed flush lacks %q", want)
+		}
+	}
+	if err := in.Stop(); err == nil || err.Error() != "writing the last assignments: disk on fire" {
+		t.Errorf("Run: %v, want the failure of the last flush", err)
+	}
+}
+
 // TestLargestBatch sends MaxBatch values with the longest names.
 func TestLargestBatch(t *testing.T) {
 	in := start(t, apps(t), openBolt(t, filepath.Join(t.TempDir(), "abn.db")), service.Options{})
