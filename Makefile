@@ -23,11 +23,11 @@ LDFLAGS     := -s -w \
 	-X $(MODULE)/pkg/version.Commit=$(COMMIT) \
 	-X $(MODULE)/pkg/version.BuildDate=$(BUILD_DATE) \
 	-X $(MODULE)/pkg/version.ImageRepository=$(IMAGE_REPO)
-GOBUILD     := CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)"
-# go vet, staticcheck and go test (with the go builds the tests run) compile
-# as GOBUILD does, static and -trimpath, so that a cold build compiles each
+# The binaries, go vet, staticcheck and go test (with the go builds the tests
+# run) all compile static and -trimpath, so that a cold build compiles each
 # package once rather than once per set of flags; -race needs cgo.
 STATIC      := CGO_ENABLED=0 GOFLAGS=-trimpath
+GOBUILD     := $(STATIC) go build -ldflags "$(LDFLAGS)"
 GOTEST      := $(STATIC) go test
 GOTEST_RACE := GOFLAGS=-trimpath go test -race
 
