@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/common/model"
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/reflection"
 
 	"github.com/iter8-tools/iter8/internal/abntest/servicetest"
 	"github.com/iter8-tools/iter8/pkg/abn/abnpb"
@@ -54,16 +55,22 @@ func benchService(b *testing.B) *servicetest.Process {
 	if err := os.WriteFile(apps, []byte(checkoutApps), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	// ABN_BENCH_SERVER_ENV=K=V,... sets the service's environment, e.g.
-	// GOMAXPROCS or GOMEMLIMIT, to measure it configured otherwise.
+	serverEnv(b)
+	return servicetest.StartProcess(b, "--apps", apps, "--store", "bolt:"+filepath.Join(dir, "abn.db"),
+		"--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0")
+}
+
+// serverEnv applies ABN_BENCH_SERVER_ENV=K=V,... to the environment the
+// servers of the benchmarks start with (the service and the gRPC floor),
+// e.g. GOMAXPROCS or GOMEMLIMIT, to measure them configured otherwise.
+func serverEnv(b *testing.B) {
+	b.Helper()
 	if env := os.Getenv("ABN_BENCH_SERVER_ENV"); env != "" {
 		for _, kv := range strings.Split(env, ",") {
 			k, v, _ := strings.Cut(kv, "=")
 			b.Setenv(k, v)
 		}
 	}
-	return servicetest.StartProcess(b, "--apps", apps, "--store", "bolt:"+filepath.Join(dir, "abn.db"),
-		"--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0")
 }
 
 // clients opens n connections to addr, dialed as the SDK dials: the
@@ -162,15 +169,32 @@ func BenchmarkLookupGRPC(b *testing.B) {
 // with -benchtime=30000x for ghz's 30,000 calls; distinct users. It
 // measures the service's own API and Iter8's (main.ABN), from this
 // process's client and from ghz itself (its runner, the method found by
-// reflection, users from its call templates).
+// reflection, users from its call templates). ghz/floor=grpc-go makes the
+// same calls to the least possible gRPC server, for comparison: grpc-go
+// with its defaults and a handler that answers at once, in a process of
+// its own, so that what grpc-go and the machine cost is told apart from
+// what the service adds.
 func BenchmarkLookupUnary(b *testing.B) {
-	for _, api := range []struct{ method, data string }{
-		{"iter8.abn.v1.ABN.Lookup", `{"application": "checkout", "user": "user-{{.RequestNumber}}"}`},
-		{"main.ABN.Lookup", `{"name": "default/checkout", "user": "user-{{.RequestNumber}}"}`},
+	const lookup = `{"application": "checkout", "user": "user-{{.RequestNumber}}"}`
+	for _, api := range []struct {
+		name, method, data string
+		floor              bool
+	}{
+		{"ghz/iter8.abn.v1.ABN.Lookup", "iter8.abn.v1.ABN.Lookup", lookup, false},
+		{"ghz/main.ABN.Lookup", "main.ABN.Lookup", `{"name": "default/checkout", "user": "user-{{.RequestNumber}}"}`, false},
+		{"ghz/floor=grpc-go/iter8.abn.v1.ABN.Lookup", "iter8.abn.v1.ABN.Lookup", lookup, true},
 	} {
-		b.Run("ghz/"+api.method, func(b *testing.B) {
-			svc := benchService(b)
-			cfg, err := runner.NewConfig(api.method, svc.GRPC, runner.WithTotalRequests(uint(b.N)), runner.WithConcurrency(50),
+		b.Run(api.name, func(b *testing.B) {
+			var pid int
+			var addr string
+			if api.floor {
+				serverEnv(b)
+				pid, addr = startTestServer(b, grpcFloorEnv)
+			} else {
+				svc := benchService(b)
+				pid, addr = svc.Pid, svc.GRPC
+			}
+			cfg, err := runner.NewConfig(api.method, addr, runner.WithTotalRequests(uint(b.N)), runner.WithConcurrency(50),
 				runner.WithConnections(1), runner.WithInsecure(true), runner.WithDataFromJSON(api.data))
 			if err != nil {
 				b.Fatal(err)
@@ -180,7 +204,7 @@ func BenchmarkLookupUnary(b *testing.B) {
 				b.Fatal(err)
 			}
 			var rep *runner.Report
-			measure(b, svc.Pid, "lookups", func() {
+			measure(b, pid, "lookups", func() {
 				if rep, err = reqr.Run(); err != nil {
 					b.Fatal(err)
 				}
@@ -371,7 +395,7 @@ func pace(b *testing.B, n int64) (start time.Time, calls <-chan int64) {
 // sends it and reads the answer.
 func BenchmarkLoopbackFloor(b *testing.B) {
 	b.Run("rate=10000", func(b *testing.B) {
-		pid, addr := startEcho(b)
+		pid, addr := startTestServer(b, echoEnv)
 		conns := make([]net.Conn, loopCallers)
 		for g := range conns {
 			c, err := net.Dial("tcp", addr)
@@ -395,17 +419,25 @@ func BenchmarkLoopbackFloor(b *testing.B) {
 	})
 }
 
-// echoEnv makes the test binary an echo server (see TestMain).
+// The test binary is also the servers of the floors: with echoEnv set,
+// the echo server of BenchmarkLoopbackFloor; with grpcFloorEnv, the gRPC
+// server of BenchmarkLookupUnary/ghz/floor=grpc-go.
 const (
-	echoEnv  = "ABN_BENCH_ECHO_SERVER"
-	echoSize = 64
+	echoEnv      = "ABN_BENCH_ECHO_SERVER"
+	echoSize     = 64
+	grpcFloorEnv = "ABN_BENCH_GRPC_FLOOR_SERVER"
 )
 
-// TestMain runs the tests, or, with echoEnv set, serves as the echo server
-// of BenchmarkLoopbackFloor: it prints its address and echoes echoSize-byte
-// messages until stdin closes.
+// TestMain runs the tests, or serves as one of the floors' servers: it
+// prints its address and serves until stdin closes.
 func TestMain(m *testing.M) {
-	if os.Getenv(echoEnv) == "" {
+	var serve func(net.Listener)
+	switch {
+	case os.Getenv(echoEnv) != "":
+		serve = serveEcho
+	case os.Getenv(grpcFloorEnv) != "":
+		serve = serveGRPCFloor
+	default:
 		os.Exit(m.Run())
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -414,35 +446,56 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	fmt.Println(l.Addr())
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, echoSize)
-				for {
-					if _, err := io.ReadFull(c, buf); err != nil {
-						return
-					}
-					if _, err := c.Write(buf); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	go serve(l)
 	_, _ = io.Copy(io.Discard, os.Stdin)
 }
 
-// startEcho starts this test binary as an echo server and returns its pid
-// and address; it ends with the benchmark.
-func startEcho(b *testing.B) (int, string) {
+// serveEcho echoes echoSize-byte messages on each connection of l.
+func serveEcho(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			buf := make([]byte, echoSize)
+			for {
+				if _, err := io.ReadFull(c, buf); err != nil {
+					return
+				}
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// floorABN answers every lookup at once with the same version.
+type floorABN struct {
+	abnpb.UnimplementedABNServer
+}
+
+func (floorABN) Lookup(context.Context, *abnpb.LookupRequest) (*abnpb.LookupResponse, error) {
+	return &abnpb.LookupResponse{Version: &abnpb.Version{Name: "v1", HeaderName: "x-iter8-version", HeaderValue: "v1"}}, nil
+}
+
+// serveGRPCFloor serves floorABN on l with grpc-go's defaults, and server
+// reflection for ghz.
+func serveGRPCFloor(l net.Listener) {
+	gs := grpc.NewServer()
+	abnpb.RegisterABNServer(gs, floorABN{})
+	reflection.Register(gs)
+	_ = gs.Serve(l)
+}
+
+// startTestServer starts this test binary as the server env selects (see
+// TestMain) and returns its pid and address; it ends with the benchmark.
+func startTestServer(b *testing.B, env string) (int, string) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), echoEnv+"=1")
+	cmd.Env = append(os.Environ(), env+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -462,7 +515,7 @@ func startEcho(b *testing.B) (int, string) {
 	})
 	addr, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		b.Fatalf("the echo server: %v", err)
+		b.Fatalf("the test server %s: %v", env, err)
 	}
 	return cmd.Process.Pid, strings.TrimSpace(addr)
 }
