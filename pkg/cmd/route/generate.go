@@ -65,6 +65,8 @@ nothing changed. With --push, push the branch; when the remote moved on, the
 commit is replayed on it and pushed again (never forced). Credentials: the token
 in $ITER8_GIT_TOKEN (HTTP basic auth, username $ITER8_GIT_USERNAME or "git"), else
 those of your Git credential helper, else those in the remote URL or the SSH agent.
+For https, the CA and client certificate of $GIT_SSL_CAINFO, $GIT_SSL_CERT and
+$GIT_SSL_KEY, else of http.sslCAInfo, http.sslCert and http.sslKey, as git push.
 
 With -o yaml or -o json, print the objects to stdout instead of writing them.
 Nothing is written when the Route is not valid.`,

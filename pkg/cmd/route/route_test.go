@@ -43,6 +43,9 @@ func isolate(t *testing.T) string {
 	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	t.Setenv(route.TokenEnv, "")
 	t.Setenv(route.UsernameEnv, "")
+	for _, k := range []string{"GIT_SSL_CAINFO", "GIT_SSL_CERT", "GIT_SSL_KEY"} {
+		t.Setenv(k, "")
+	}
 	return home
 }
 
@@ -322,6 +325,88 @@ func TestGeneratePushUsesGitCredentialHelper(t *testing.T) {
 	}
 	if got := gittest.Git(t, filepath.Join(srv.Root, "fleet.git"), "log", "-1", "--format=%s", "main"); got != "route shop/checkout: v1 90%, v2 10%" {
 		t.Errorf("remote head: %q", got)
+	}
+}
+
+// TestGeneratePushUsesGitTLSSettings pushes to a real https Git server
+// that has a test CA's certificate and asks for a client certificate, with
+// the CA and the client certificate that git push would use: those of
+// http.sslCAInfo, http.sslCert and http.sslKey for the URL, or of
+// $GIT_SSL_CAINFO, $GIT_SSL_CERT and $GIT_SSL_KEY.
+func TestGeneratePushUsesGitTLSSettings(t *testing.T) {
+	home := isolate(t)
+	srv := gittest.NewServer(t, gittest.ServerOptions{Username: "git", Password: "tok3n", TLS: true, ClientCertificates: true})
+	srv.NewRepository(t, "fleet.git", map[string]string{"README.md": "fleet\n"})
+	bare := filepath.Join(srv.Root, "fleet.git")
+	clone := gittest.Clone(t, bare)
+	gittest.Git(t, clone, "remote", "set-url", "origin", srv.URL+"/fleet.git")
+	copyRoute(t, clone)
+	t.Setenv(route.TokenEnv, "tok3n")
+	gittest.WriteFile(t, filepath.Join(home, "ca.pem"), string(srv.CA))
+	gittest.WriteFile(t, filepath.Join(home, "client.pem"), string(srv.ClientCert))
+	gittest.WriteFile(t, filepath.Join(home, "client-key.pem"), string(srv.ClientKey))
+	gittest.WriteFile(t, filepath.Join(home, "client-and-key.pem"), string(srv.ClientCert)+string(srv.ClientKey))
+	gitconfig := filepath.Join(home, ".gitconfig")
+	generate := func() (string, int) {
+		t.Helper()
+		_, errOut, code := iter8(t, clone, "generate", "-f", "route.yaml", "-n", "shop", "--out", "apps/checkout", "--commit", "--push")
+		return errOut, code
+	}
+	head := func() string {
+		t.Helper()
+		return gittest.Git(t, bare, "log", "-1", "--format=%s", "main")
+	}
+
+	for _, tc := range []struct {
+		name, config string
+		env          map[string]string
+		want         string
+	}{
+		{name: "no settings", want: "certificate signed by unknown authority"},
+		{name: "the CA alone", config: "[http \"" + srv.URL + "\"]\n\tsslCAInfo = ~/ca.pem\n", want: "certificate required"},
+		{name: "a key without a certificate", env: map[string]string{"GIT_SSL_CAINFO": filepath.Join(home, "ca.pem"), "GIT_SSL_KEY": filepath.Join(home, "client-key.pem")},
+			want: "Error: $GIT_SSL_KEY is set without a client certificate ($GIT_SSL_CERT or http.sslCert)\n"},
+		{name: "a missing CA file", env: map[string]string{"GIT_SSL_CAINFO": filepath.Join(home, "nope.pem")},
+			want: "Error: reading $GIT_SSL_CAINFO: open " + filepath.Join(home, "nope.pem") + ": no such file or directory\n"},
+		{name: "a key that is not one", config: "[http]\n\tsslCert = ~/client.pem\n\tsslKey = ~/ca.pem\n",
+			want: "Error: the client certificate of http.sslCert and the key of http.sslKey: tls: found a certificate rather than a key in the PEM for the private key\n"},
+	} {
+		gittest.WriteFile(t, gitconfig, tc.config)
+		for k, v := range tc.env {
+			t.Setenv(k, v)
+		}
+		errOut, code := generate()
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%s: exit %d, stderr lacks %q:\n%s", tc.name, code, tc.want, errOut)
+		}
+		for k := range tc.env {
+			t.Setenv(k, "")
+		}
+	}
+	if got := head(); got != "initial" {
+		t.Fatalf("a push without the settings reached the remote: head %q", got)
+	}
+
+	// git's configuration for the URL, paths with ~.
+	gittest.WriteFile(t, gitconfig, "[http \""+srv.URL+"\"]\n\tsslCAInfo = ~/ca.pem\n\tsslCert = ~/client.pem\n\tsslKey = ~/client-key.pem\n")
+	if errOut, code := generate(); code != 0 || !strings.Contains(errOut, "pushed main to origin\n") {
+		t.Fatalf("with http.sslCAInfo, sslCert and sslKey: exit %d, stderr:\n%s", code, errOut)
+	}
+	if got := head(); got != "route shop/checkout: v1 90%, v2 10%" {
+		t.Errorf("remote head %q", got)
+	}
+
+	// The environment, over a configuration that has none: the key in
+	// the certificate's file.
+	gittest.WriteFile(t, gitconfig, "")
+	t.Setenv("GIT_SSL_CAINFO", filepath.Join(home, "ca.pem"))
+	t.Setenv("GIT_SSL_CERT", filepath.Join(home, "client-and-key.pem"))
+	gittest.Git(t, clone, "commit", "--allow-empty", "-m", "by hand")
+	if errOut, code := generate(); code != 0 || !strings.Contains(errOut, "pushed main to origin\n") {
+		t.Fatalf("with $GIT_SSL_CAINFO and $GIT_SSL_CERT: exit %d, stderr:\n%s", code, errOut)
+	}
+	if got := head(); got != "by hand" {
+		t.Errorf("remote head %q", got)
 	}
 }
 
