@@ -55,14 +55,6 @@ type gitTLS struct {
 	caBundle, clientCert, clientKey []byte
 }
 
-// tlsSettings are git's TLS settings for https: each is taken from its
-// environment variable, else from the Git configuration for the URL.
-var tlsSettings = []struct{ env, config string }{
-	{"GIT_SSL_CAINFO", "http.sslCAInfo"},
-	{"GIT_SSL_CERT", "http.sslCert"},
-	{"GIT_SSL_KEY", "http.sslKey"},
-}
-
 // gitTLSFor reads the files git's TLS settings name for url, as git push
 // would: authorities trusted besides the system's, and a client
 // certificate and its key (in the certificate's file when no key is set).
@@ -72,36 +64,48 @@ func gitTLSFor(ctx context.Context, dir, url string) (gitTLS, error) {
 	if !strings.HasPrefix(url, "https://") {
 		return gitTLS{}, nil
 	}
-	var files [3][]byte
-	var names [3]string
-	for i, st := range tlsSettings {
-		path, name := os.Getenv(st.env), "$"+st.env
-		if path == "" {
-			path, name = configURLMatch(ctx, dir, st.config, url), st.config
-		}
-		if path == "" {
-			continue
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return gitTLS{}, fmt.Errorf("reading %s: %w", name, err)
-		}
-		files[i], names[i] = b, name
+	ca, _, err := readGitSetting(ctx, dir, url, "GIT_SSL_CAINFO", "http.sslCAInfo")
+	if err != nil {
+		return gitTLS{}, err
 	}
-	t := gitTLS{caBundle: files[0], clientCert: files[1], clientKey: files[2]}
+	cert, certFrom, err := readGitSetting(ctx, dir, url, "GIT_SSL_CERT", "http.sslCert")
+	if err != nil {
+		return gitTLS{}, err
+	}
+	key, keyFrom, err := readGitSetting(ctx, dir, url, "GIT_SSL_KEY", "http.sslKey")
+	if err != nil {
+		return gitTLS{}, err
+	}
 	switch {
-	case t.clientCert == nil && t.clientKey != nil:
-		return gitTLS{}, fmt.Errorf("%s is set without a client certificate (%s or %s)", names[2], "$"+tlsSettings[1].env, tlsSettings[1].config)
-	case t.clientCert != nil && t.clientKey == nil:
-		t.clientKey = t.clientCert
-		names[2] = names[1]
+	case cert == nil && key != nil:
+		return gitTLS{}, fmt.Errorf("%s is set without a client certificate ($GIT_SSL_CERT or http.sslCert)", keyFrom)
+	case cert != nil && key == nil:
+		key, keyFrom = cert, certFrom
 	}
-	if t.clientCert != nil {
-		if _, err := tls.X509KeyPair(t.clientCert, t.clientKey); err != nil {
-			return gitTLS{}, fmt.Errorf("the client certificate of %s and the key of %s: %w", names[1], names[2], err)
+	if cert != nil {
+		if _, err := tls.X509KeyPair(cert, key); err != nil {
+			return gitTLS{}, fmt.Errorf("the client certificate of %s and the key of %s: %w", certFrom, keyFrom, err)
 		}
 	}
-	return t, nil
+	return gitTLS{caBundle: ca, clientCert: cert, clientKey: key}, nil
+}
+
+// readGitSetting reads the file that the environment variable env names,
+// else the file of the Git configuration key for url; nil when neither is
+// set. It returns the setting the file came from.
+func readGitSetting(ctx context.Context, dir, url, env, key string) ([]byte, string, error) {
+	path, from := os.Getenv(env), "$"+env
+	if path == "" {
+		path, from = configURLMatch(ctx, dir, key, url), key
+	}
+	if path == "" {
+		return nil, "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s: %w", from, err)
+	}
+	return b, from, nil
 }
 
 // configURLMatch returns the value, a path, of the Git configuration key
