@@ -37,7 +37,7 @@ func gitAuth(ctx context.Context, dir, url string) transport.AuthMethod {
 		}
 		return &http.BasicAuth{Username: user, Password: token}
 	}
-	if !isHTTP(url) {
+	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
 		return nil
 	}
 	if user, pass, ok := credentialFill(ctx, dir, url); ok {
@@ -46,48 +46,40 @@ func gitAuth(ctx context.Context, dir, url string) transport.AuthMethod {
 	return nil
 }
 
-func isHTTP(url string) bool {
-	return strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://")
-}
-
-// gitTLS holds what git itself trusts and presents for an https remote.
-type gitTLS struct {
-	caBundle, clientCert, clientKey []byte
-}
-
-// gitTLSFor reads the files git's TLS settings name for url, as git push
-// would: authorities trusted besides the system's, and a client
-// certificate and its key (in the certificate's file when no key is set).
-// A file that cannot be read, or a certificate and key that do not pair,
-// is an error naming the setting.
-func gitTLSFor(ctx context.Context, dir, url string) (gitTLS, error) {
+// setGitTLS sets opts' CA bundle and client certificate from the files
+// git's TLS settings name for url, as git push would: authorities trusted
+// besides the system's, and a client certificate and its key (in the
+// certificate's file when no key is set). A file that cannot be read, or a
+// certificate and key that do not pair, is an error naming the setting.
+func setGitTLS(ctx context.Context, dir, url string, opts *gitops.PushOptions) error {
 	if !strings.HasPrefix(url, "https://") {
-		return gitTLS{}, nil
+		return nil
 	}
 	ca, _, err := readGitSetting(ctx, dir, url, "GIT_SSL_CAINFO", "http.sslCAInfo")
 	if err != nil {
-		return gitTLS{}, err
+		return err
 	}
 	cert, certFrom, err := readGitSetting(ctx, dir, url, "GIT_SSL_CERT", "http.sslCert")
 	if err != nil {
-		return gitTLS{}, err
+		return err
 	}
 	key, keyFrom, err := readGitSetting(ctx, dir, url, "GIT_SSL_KEY", "http.sslKey")
 	if err != nil {
-		return gitTLS{}, err
+		return err
 	}
 	switch {
 	case cert == nil && key != nil:
-		return gitTLS{}, fmt.Errorf("%s is set without a client certificate ($GIT_SSL_CERT or http.sslCert)", keyFrom)
+		return fmt.Errorf("%s is set without a client certificate ($GIT_SSL_CERT or http.sslCert)", keyFrom)
 	case cert != nil && key == nil:
 		key, keyFrom = cert, certFrom
 	}
 	if cert != nil {
 		if _, err := tls.X509KeyPair(cert, key); err != nil {
-			return gitTLS{}, fmt.Errorf("the client certificate of %s and the key of %s: %w", certFrom, keyFrom, err)
+			return fmt.Errorf("the client certificate of %s and the key of %s: %w", certFrom, keyFrom, err)
 		}
 	}
-	return gitTLS{caBundle: ca, clientCert: cert, clientKey: key}, nil
+	opts.CABundle, opts.ClientCert, opts.ClientKey = ca, cert, key
+	return nil
 }
 
 // readGitSetting reads the file that the environment variable env names,
@@ -147,16 +139,16 @@ func credentialFill(ctx context.Context, dir, url string) (user, pass string, ok
 }
 
 // push pushes the checkout's branch to remote, with the credentials
-// gitAuth finds and the TLS settings of gitTLSFor.
+// gitAuth finds and the TLS settings of setGitTLS.
 func push(ctx context.Context, repo *gitops.Repository, remote string) error {
 	url, err := repo.RemoteURL(remote)
 	if err != nil {
 		return err
 	}
-	t, err := gitTLSFor(ctx, repo.Root(), url)
-	if err != nil {
+	opts := gitops.PushOptions{RemoteName: remote}
+	if err := setGitTLS(ctx, repo.Root(), url, &opts); err != nil {
 		return err
 	}
-	return repo.Push(ctx, gitops.PushOptions{RemoteName: remote, Auth: gitAuth(ctx, repo.Root(), url),
-		CABundle: t.caBundle, ClientCert: t.clientCert, ClientKey: t.clientKey})
+	opts.Auth = gitAuth(ctx, repo.Root(), url)
+	return repo.Push(ctx, opts)
 }
